@@ -1,0 +1,29 @@
+"""What the API needs from the node, passed in by the composition root."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sentra.auth.tokens import TokenStore
+from sentra.bus.memory import MemoryBus
+from sentra.cache import StatusCache
+from sentra.config import Settings
+from sentra.state.layout import Layout
+from sentra.store.sqlite import SqliteStore
+
+
+@dataclass
+class ApiContext:
+    settings: Settings
+    layout: Layout
+    store: SqliteStore
+    tokens: TokenStore
+    cache: StatusCache
+    bus: MemoryBus
+    previous_run_unclean: bool
+    started_at: float = field(default_factory=time.time)
+    clock: Callable[[], float] = time.time
+    counters: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""The `sentra` command line."""

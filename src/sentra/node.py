@@ -1,0 +1,228 @@
+"""The composition root: builds a node from settings and runs it until told to stop.
+
+Start: data dir layout, log file, checkpoint (learns whether the previous run ended
+uncleanly, then marks this one as running), store, tokens, bus, consumers, collectors,
+HTTP server. Stop (SIGTERM/SIGINT): stop sampling, flush the writer, seal the head, write
+the final checkpoint with ``last_clean_shutdown: true``, fold the WAL, close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable, Generator
+from typing import Any
+
+import uvicorn
+
+from sentra import __version__
+from sentra.api import create_app
+from sentra.api.context import ApiContext
+from sentra.auth.tokens import TokenStore
+from sentra.bus.memory import MemoryBus
+from sentra.cache import StatusCache
+from sentra.collect.base import Collector
+from sentra.collect.host import configure_procfs, host_collectors
+from sentra.collect.loop import SamplingLoop
+from sentra.config import Settings
+from sentra.state.layout import Layout
+from sentra.state.logfile import setup_logging
+from sentra.state.runtime import Checkpoint
+from sentra.store.sqlite import SqliteStore, Tier
+from sentra.store.writer import StoreWriter
+
+log = logging.getLogger("sentra.node")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the node owns SIGTERM/SIGINT."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def optional_collectors(settings: Settings) -> list[Collector]:
+    """GPU and Docker collectors, when enabled and importable."""
+    found: list[Collector] = []
+    if settings.collect.gpu:
+        try:
+            from sentra.collect.gpu import GpuCollector
+        except ImportError:  # pragma: no cover - the module ships with the package
+            pass
+        else:
+            found.append(GpuCollector(proc_root=settings.collect.host_proc))
+    if settings.collect.docker_stats:
+        from sentra.collect.docker import DockerCollector
+
+        found.append(DockerCollector(socket_path=settings.collect.docker_socket))
+    return found
+
+
+class Node:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        collectors: list[Collector] | None = None,
+        clock: Callable[[], float] = time.time,
+        announce: Callable[[str], None] = print,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.announce = announce
+        self.layout = Layout(settings.data_dir)
+        self.layout.ensure()
+        self._log_handler = setup_logging(
+            self.layout.logs,
+            level=settings.log.level,
+            max_bytes=settings.log.max_bytes,
+            backups=settings.log.backups,
+        )
+        self.checkpoint = Checkpoint(self.layout.state / "runtime.json")
+        self.previous_run_unclean = self.checkpoint.previous_run_unclean
+        h = settings.history
+        self.store = SqliteStore(
+            settings.db_path,
+            retention_days=h.retention_days,
+            tiers=[
+                Tier(h.tier1_spacing_s, h.tier1_retention_days),
+                Tier(h.tier2_spacing_s, h.tier2_retention_days),
+            ],
+            seal_interval_s=h.seal_interval_s,
+            max_head_rows=h.max_head_rows,
+        )
+        self.tokens = TokenStore(settings.db_path)
+        self.bus = MemoryBus()
+        self.cache = StatusCache(
+            previous_run_unclean=self.previous_run_unclean,
+            restored=self.checkpoint.previous.last_readings,
+        )
+        if collectors is None:
+            configure_procfs(settings.collect.host_proc)
+            collectors = [
+                *host_collectors(settings.collect.host_sys),
+                *optional_collectors(settings),
+            ]
+        self.sampler = SamplingLoop(
+            collectors,
+            self.bus,
+            interval=settings.collect.sample_interval,
+            budget_fraction=settings.collect.budget_fraction,
+            clock=clock,
+        )
+        self.writer = StoreWriter(
+            self.store, self.bus.subscribe("metrics.>", name="store", maxsize=100_000)
+        )
+        self._cache_sub = self.bus.subscribe(">", name="status-cache", maxsize=10_000)
+        self.ctx = ApiContext(
+            settings=settings,
+            layout=self.layout,
+            store=self.store,
+            tokens=self.tokens,
+            cache=self.cache,
+            bus=self.bus,
+            previous_run_unclean=self.previous_run_unclean,
+            clock=clock,
+        )
+        self.app = create_app(self.ctx)
+        self.stop_event = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    def first_token(self) -> str | None:
+        """On the very first start, an admin token (printed once; only its hash is kept)."""
+        if self.tokens.count():
+            return None
+        return self.tokens.create("first-admin", "admin", now=self.clock())
+
+    def request_stop(self) -> None:
+        self.stop_event.set()
+
+    async def _periodic(self, every: float, fn: Callable[[], None]) -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                fn()
+            except Exception:
+                log.exception("periodic job %s failed", getattr(fn, "__name__", fn))
+
+    def _write_checkpoint(self, clean: bool = False) -> None:
+        self.checkpoint.write(now=self.clock(), readings=self.cache.summary(), clean=clean)
+
+    def _maintain(self) -> None:
+        self.store.maintain(self.clock())
+
+    async def run(self, *, sock: socket.socket | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+        self.checkpoint.start(now=self.clock(), pid=os.getpid(), version=__version__)
+        if self.previous_run_unclean:
+            log.warning("the previous run did not end cleanly (no clean-shutdown mark)")
+        token = self.first_token()
+        s = self.settings
+        config = uvicorn.Config(
+            self.app,
+            host=s.server.host,
+            port=s.server.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            server_header=False,
+        )
+        server = _Server(config)
+        spawn = loop.create_task
+        self._tasks = [
+            spawn(self.writer.run(), name="store-writer"),
+            spawn(self.cache.run(self._cache_sub), name="status-cache"),
+            spawn(self.sampler.run(), name="sampler"),
+            spawn(
+                self._periodic(s.state.checkpoint_interval_s, self._write_checkpoint),
+                name="checkpoint",
+            ),
+            spawn(self._periodic(5.0, self._maintain), name="maintenance"),
+        ]
+        serve = spawn(server.serve(sockets=[sock] if sock else None), name="http")
+        while not server.started and not serve.done():  # noqa: ASYNC110 - uvicorn has no event
+            await asyncio.sleep(0.02)
+        if serve.done():
+            await self._shutdown()
+            serve.result()
+            raise RuntimeError(f"could not listen on {s.server.host}:{s.server.port}")
+        log.info("sentra %s listening on %s", __version__, s.dashboard_url)
+        self.announce(f"Sentra {__version__} is up: {s.dashboard_url}  (data: {s.data_dir})")
+        if token:
+            self.announce(
+                "First start: an admin token was created. It is shown only this once:\n"
+                f"  {token}\nOpen the dashboard signed in: {s.dashboard_url}/#token={token}"
+            )
+        if self.previous_run_unclean:
+            self.announce("Note: the previous run did not shut down cleanly.")
+        stopper = spawn(self.stop_event.wait())
+        await asyncio.wait([serve, stopper], return_when=asyncio.FIRST_COMPLETED)
+        server.should_exit = True
+        with contextlib.suppress(Exception):
+            await serve
+        stopper.cancel()
+        await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.sampler.close()
+        self.writer.flush()
+        self.store.seal()
+        self._write_checkpoint(clean=True)
+        self.store.checkpoint()
+        await self.bus.close()
+        self.store.close()
+        self.tokens.close()
+        log.info("sentra stopped cleanly")
+        logging.getLogger().removeHandler(self._log_handler)
+        self._log_handler.close()

@@ -1,0 +1,102 @@
+"""Schema and connection set-up of the SQLite database.
+
+Layout of the time series (see docs/data-layout.md):
+
+* ``head``: the newest samples, one row each, in insertion order (cheap appends; it is the
+  write-ahead record of what is not sealed yet and is mirrored in memory for queries);
+* ``chunks``: sealed samples, one compressed blob per series per seal (codec.py);
+* ``rollups``: min/max/sum/count per series per bucket for each rollup tier.
+
+The schema version is kept in ``PRAGMA user_version``; MIGRATIONS[i] moves a database from
+version i to i+1 inside one transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE series (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        key TEXT NOT NULL UNIQUE,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE INDEX series_by_name ON series(name);
+    CREATE TABLE head (series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL);
+    CREATE TABLE chunks (
+        series_id INTEGER NOT NULL,
+        start_ms INTEGER NOT NULL,
+        seal INTEGER NOT NULL,
+        end_ms INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (series_id, start_ms, seal)
+    ) WITHOUT ROWID;
+    CREATE TABLE rollups (
+        tier INTEGER NOT NULL,
+        series_id INTEGER NOT NULL,
+        ts INTEGER NOT NULL,
+        min REAL NOT NULL,
+        max REAL NOT NULL,
+        sum REAL NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (tier, series_id, ts)
+    ) WITHOUT ROWID;
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+    CREATE TABLE tokens (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        secret_hash TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        last_used_at REAL
+    );
+    """,
+]
+
+
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """A connection with the pragmas every Sentra connection uses."""
+    if readonly:
+        conn = sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+        )
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 10000")
+    if not readonly:
+        # Must precede the first table to take effect; harmless afterwards.
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        conn.execute("PRAGMA journal_mode = WAL")
+    # NORMAL in WAL mode: a commit survives the process being killed (kill -9); only a
+    # power cut can lose the last transactions. See docs/data-layout.md.
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA cache_size = -8000")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema to the newest version; return that version."""
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    if version > len(MIGRATIONS):
+        raise RuntimeError(
+            f"database schema version {version} is newer than this Sentra understands "
+            f"({len(MIGRATIONS)}); upgrade Sentra"
+        )
+    for target in range(version, len(MIGRATIONS)):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[target].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {target + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return len(MIGRATIONS)

@@ -1,0 +1,435 @@
+"""SqliteStore: the default Store.
+
+Threading: one writer (the node calls append/maintain from its event loop: short, bounded
+transactions; see bench/store_write.py for why the writes stay on the loop) and any number
+of readers, each thread with its own read connection (WAL lets them run beside the
+writer). The in-memory head is shared under a lock that also covers the instant a seal
+moves rows from the head into chunks, so no reader sees a sample twice or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sentra.events import Labels, Sample, series_key
+from sentra.store import codec
+from sentra.store.base import (
+    HistoryResult,
+    QueryError,
+    SeriesInfo,
+    SeriesPoints,
+    StoreStats,
+    UnknownSeries,
+)
+from sentra.store.rollup import Buckets, aggregate, concat
+from sentra.store.sqlite.head import Head
+from sentra.store.sqlite.schema import connect, migrate
+
+log = logging.getLogger(__name__)
+_UPSERT_ROLLUP = (
+    "INSERT INTO rollups(tier, series_id, ts, min, max, sum, count) VALUES (?,?,?,?,?,?,?) "
+    "ON CONFLICT(tier, series_id, ts) DO UPDATE SET min = min(min, excluded.min), "
+    "max = max(max, excluded.max), sum = sum + excluded.sum, count = count + excluded.count"
+)
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class Tier:
+    """A rollup tier: buckets of ``spacing_s`` kept for ``retention_days``."""
+
+    spacing_s: int
+    retention_days: float
+
+    @property
+    def spacing_ms(self) -> int:
+        return self.spacing_s * 1000
+
+
+class SqliteStore:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        retention_days: float = 30,
+        tiers: Sequence[Tier] = (Tier(60, 180), Tier(3600, 1825)),
+        seal_interval_s: int = 600,
+        max_head_rows: int = 500_000,
+        readonly: bool = False,
+    ) -> None:
+        self.path = path
+        self.retention_days = retention_days
+        self.tiers = sorted(tiers, key=lambda t: t.spacing_s)
+        self.seal_interval_ms = seal_interval_s * 1000
+        self.max_head_rows = max_head_rows
+        self.readonly = readonly
+        self._write = connect(path, readonly=readonly)
+        if not readonly:
+            migrate(self._write)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._head = Head()
+        self._ids: dict[str, int] = {}
+        self._info: dict[int, SeriesInfo] = {}
+        self._last_seal_ms = int(time.time() * 1000)
+        self._last_retention_ms = 0
+        self.samples_written = 0
+        self.seals = 0
+        self._load()
+
+    # ---------------------------------------------------------------- start-up
+
+    def _load(self) -> None:
+        for sid, name, labels, key in self._write.execute(
+            "SELECT id, name, labels, key FROM series"
+        ):
+            self._ids[key] = sid
+            self._info[sid] = SeriesInfo(sid, name, json.loads(labels))
+        rows = 0
+        for sid, ts, value in self._write.execute("SELECT series_id, ts, value FROM head"):
+            self._head.add(sid, ts, value)
+            rows += 1
+        if rows:
+            log.info("recovered %d unsealed samples from the head", rows)
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path, readonly=True)
+            self._local.conn = conn
+        return conn
+
+    # ------------------------------------------------------------------ writes
+
+    def _series_id(self, name: str, labels: Labels, now_ms: int) -> int:
+        key = series_key(name, labels)
+        sid = self._ids.get(key)
+        if sid is None:
+            cur = self._write.execute(
+                "INSERT INTO series(name, labels, key, created_ms) VALUES (?,?,?,?) "
+                "ON CONFLICT(key) DO UPDATE SET name = excluded.name RETURNING id",
+                (name, json.dumps(labels, sort_keys=True), key, now_ms),
+            )
+            sid = int(cur.fetchone()[0])
+            self._ids[key] = sid
+            with self._lock:
+                self._info[sid] = SeriesInfo(sid, name, dict(labels))
+        return sid
+
+    def append(self, samples: Iterable[Sample]) -> int:
+        """Commit the samples (one transaction); return how many were stored."""
+        now_ms = int(time.time() * 1000)
+        rows: list[tuple[int, int, float]] = []
+        self._write.execute("BEGIN IMMEDIATE")
+        try:
+            cache = self._ids
+            for s in samples:
+                sid = cache.get(series_key(s.name, s.labels)) if s.labels else cache.get(s.name)
+                if sid is None:
+                    sid = self._series_id(s.name, s.labels, now_ms)
+                rows.append((sid, round(s.ts * 1000), s.value))
+            self._write.executemany("INSERT INTO head(series_id, ts, value) VALUES (?,?,?)", rows)
+            self._write.execute("COMMIT")
+        except BaseException:
+            self._write.execute("ROLLBACK")
+            raise
+        with self._lock:
+            add = self._head.add
+            for sid, ts, value in rows:
+                add(sid, ts, value)
+        self.samples_written += len(rows)
+        if self._head.rows >= self.max_head_rows:
+            self.seal()
+        return len(rows)
+
+    def seal(self) -> int:
+        """Move every unsealed sample into compressed chunks and roll it up."""
+        self._last_seal_ms = int(time.time() * 1000)
+        if self._head.rows == 0:
+            return 0
+        self.seals += 1
+        seal_no = time.time_ns() // 1000
+        sealed = 0
+        self._write.execute("BEGIN IMMEDIATE")
+        try:
+            (max_rowid,) = self._write.execute("SELECT max(rowid) FROM head").fetchone()
+            chunk_rows: list[tuple[int, int, int, int, int, bytes]] = []
+            rollup_rows: list[tuple[int, int, int, float, float, float, int]] = []
+            for sid in self._head.series_ids():
+                ts, values = self._head.arrays(sid)
+                if ts.size == 0:
+                    continue
+                chunk_rows.append(
+                    (sid, int(ts[0]), seal_no, int(ts[-1]), int(ts.size), codec.encode(ts, values))
+                )
+                raw = Buckets.from_raw(ts, values)
+                for level, tier in enumerate(self.tiers, start=1):
+                    b = aggregate(raw, tier.spacing_ms)
+                    rollup_rows.extend(
+                        zip(
+                            [level] * b.ts.size,
+                            [sid] * b.ts.size,
+                            b.ts.tolist(),
+                            b.min.tolist(),
+                            b.max.tolist(),
+                            b.sum.tolist(),
+                            b.count.tolist(),
+                            strict=True,
+                        )
+                    )
+                sealed += int(ts.size)
+            self._write.executemany(
+                "INSERT INTO chunks(series_id, start_ms, seal, end_ms, n, data) "
+                "VALUES (?,?,?,?,?,?)",
+                chunk_rows,
+            )
+            self._write.executemany(_UPSERT_ROLLUP, rollup_rows)
+            self._write.execute("DELETE FROM head WHERE rowid <= ?", (max_rowid,))
+            with self._lock:
+                self._write.execute("COMMIT")
+                self._head.clear()
+        except BaseException:
+            if self._write.in_transaction:
+                self._write.execute("ROLLBACK")
+            raise
+        return sealed
+
+    def maintain(self, now: float) -> None:
+        now_ms = int(now * 1000)
+        if now_ms - self._last_seal_ms >= self.seal_interval_ms:
+            self.seal()
+        if now_ms - self._last_retention_ms >= 600_000:
+            self._last_retention_ms = now_ms
+            self.apply_retention(now)
+
+    def apply_retention(self, now: float) -> int:
+        now_ms = int(now * 1000)
+        removed = 0
+        self._write.execute("BEGIN IMMEDIATE")
+        try:
+            cutoff = now_ms - int(self.retention_days * DAY_MS)
+            removed += self._write.execute(
+                "DELETE FROM chunks WHERE end_ms < ?", (cutoff,)
+            ).rowcount
+            for level, tier in enumerate(self.tiers, start=1):
+                tcut = now_ms - int(tier.retention_days * DAY_MS)
+                removed += self._write.execute(
+                    "DELETE FROM rollups WHERE tier = ? AND ts < ?", (level, tcut)
+                ).rowcount
+            self._write.execute("COMMIT")
+        except BaseException:
+            self._write.execute("ROLLBACK")
+            raise
+        if removed:
+            self._write.execute("PRAGMA incremental_vacuum")
+        return removed
+
+    def delete_history(self, before: float | None = None) -> int:
+        """Delete every sample older than ``before`` (all when None); return rows removed."""
+        removed = 0
+        self._write.execute("BEGIN IMMEDIATE")
+        try:
+            if before is None:
+                for table in ("head", "chunks", "rollups", "series"):
+                    removed += self._write.execute(f"DELETE FROM {table}").rowcount
+            else:
+                cut = int(before * 1000)
+                removed += self._write.execute("DELETE FROM head WHERE ts < ?", (cut,)).rowcount
+                removed += self._write.execute(
+                    "DELETE FROM chunks WHERE end_ms < ?", (cut,)
+                ).rowcount
+                removed += self._write.execute("DELETE FROM rollups WHERE ts < ?", (cut,)).rowcount
+            with self._lock:
+                self._write.execute("COMMIT")
+                if before is None:
+                    self._head.clear()
+                    self._ids.clear()
+                    self._info.clear()
+                else:
+                    self._head.drop_before(int(before * 1000))
+        except BaseException:
+            if self._write.in_transaction:
+                self._write.execute("ROLLBACK")
+            raise
+        self._write.execute("PRAGMA incremental_vacuum")
+        return removed
+
+    def checkpoint(self) -> None:
+        """Fold the WAL back into the database file (on a clean stop)."""
+        self._write.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+        self._write.close()
+
+    # ------------------------------------------------------------------- reads
+
+    def series(self, name_contains: str = "", limit: int = 1000) -> list[SeriesInfo]:
+        with self._lock:
+            infos = list(self._info.values())
+        needle = name_contains.lower()
+        out = [
+            i
+            for i in infos
+            if not needle
+            or needle in i.name.lower()
+            or any(needle in f"{k}={v}".lower() for k, v in i.labels.items())
+        ]
+        out.sort(key=lambda i: series_key(i.name, i.labels))
+        return out[:limit]
+
+    def _matching(self, name: str, labels: Labels) -> list[SeriesInfo]:
+        with self._lock:
+            infos = [i for i in self._info.values() if i.name == name]
+        return [i for i in infos if all(i.labels.get(k) == v for k, v in labels.items())]
+
+    def history(
+        self,
+        name: str,
+        labels: Labels,
+        start: float,
+        end: float,
+        *,
+        granularity: float | None = None,
+        limit: int = 1000,
+        now: float,
+    ) -> HistoryResult:
+        if not (start == start and end == end) or start > end:
+            raise QueryError(f"'from' ({start}) must not be after 'to' ({end})")
+        if limit < 1 or limit > 100_000:
+            raise QueryError("limit must be between 1 and 100000")
+        if granularity is not None and granularity <= 0:
+            raise QueryError("granularity must be a positive number of seconds")
+        matches = self._matching(name, labels)
+        if not matches:
+            what = f"{name} with labels {labels}" if labels else name
+            raise UnknownSeries(f"no stored series named {what}")
+        start_ms, end_ms = int(start * 1000), int(end * 1000)
+        span = max(end_ms - start_ms, 1)
+        step_ms = max(int((granularity or 0) * 1000), -(-span // max(limit - 1, 1)), 1)
+        level = self._pick_tier(step_ms, start_ms, int(now * 1000))
+        if level:
+            step_ms = max(step_ms, self.tiers[level - 1].spacing_ms)
+        out: list[SeriesPoints] = []
+        conn = self._reader()
+        for info in matches[:100]:
+            with self._lock:
+                head_t, head_v = self._head.arrays(info.id)
+                if level == 0:
+                    stored = self._read_raw(conn, info.id, start_ms, end_ms)
+                else:
+                    stored = self._read_rollup(conn, level, info.id, start_ms, end_ms, step_ms)
+            keep = (head_t >= start_ms) & (head_t <= end_ms)
+            head = Buckets.from_raw(head_t[keep], head_v[keep])
+            data = concat([stored, head])
+            native = level == 0 and granularity is None and data.ts.size <= limit
+            if not native:
+                data = aggregate(data, step_ms)
+            elif data.ts.size > 1 and (np.diff(data.ts) < 0).any():
+                data = aggregate(data, 1)
+            data = _tail(data, limit)
+            avg = data.avg
+            out.append(
+                SeriesPoints(
+                    name=info.name,
+                    labels=info.labels,
+                    ts=(data.ts / 1000).tolist(),
+                    avg=avg.tolist(),
+                    min=data.min.tolist(),
+                    max=data.max.tolist(),
+                )
+            )
+        tier = "raw" if level == 0 else f"{self.tiers[level - 1].spacing_s}s"
+        return HistoryResult(tier=tier, granularity=step_ms / 1000, series=out)
+
+    def _pick_tier(self, step_ms: int, start_ms: int, now_ms: int) -> int:
+        level = 0
+        for i, tier in enumerate(self.tiers, start=1):
+            if tier.spacing_ms <= step_ms:
+                level = i
+        # Raw data past its retention is gone: fall back to the finest tier that has it.
+        horizons = [self.retention_days] + [t.retention_days for t in self.tiers]
+        while level < len(self.tiers) and start_ms < now_ms - int(horizons[level] * DAY_MS):
+            level += 1
+        return level
+
+    @staticmethod
+    def _read_raw(conn: sqlite3.Connection, sid: int, start_ms: int, end_ms: int) -> Buckets:
+        parts = []
+        for (blob,) in conn.execute(
+            "SELECT data FROM chunks WHERE series_id = ? AND start_ms <= ? AND end_ms >= ?",
+            (sid, end_ms, start_ms),
+        ):
+            ts, values = codec.decode(blob)
+            keep = (ts >= start_ms) & (ts <= end_ms)
+            parts.append(Buckets.from_raw(ts[keep], values[keep]))
+        return concat(parts)
+
+    @staticmethod
+    def _read_rollup(
+        conn: sqlite3.Connection, level: int, sid: int, start_ms: int, end_ms: int, step_ms: int
+    ) -> Buckets:
+        rows = conn.execute(
+            "SELECT (ts / ?) * ? AS b, min(min), max(max), sum(sum), sum(count) FROM rollups "
+            "WHERE tier = ? AND series_id = ? AND ts >= ? AND ts <= ? GROUP BY b ORDER BY b",
+            (step_ms, step_ms, level, sid, start_ms - start_ms % step_ms, end_ms),
+        ).fetchall()
+        if not rows:
+            return Buckets.empty()
+        arr = np.array(rows, dtype=np.float64)
+        return Buckets(
+            ts=arr[:, 0].astype(np.int64),
+            min=arr[:, 1],
+            max=arr[:, 2],
+            sum=arr[:, 3],
+            count=arr[:, 4].astype(np.int64),
+        )
+
+    def stats(self) -> StoreStats:
+        conn = self._reader()
+        n_chunks, chunk_samples, cmin, cmax = conn.execute(
+            "SELECT count(*), coalesce(sum(n), 0), min(start_ms), max(end_ms) FROM chunks"
+        ).fetchone()
+        (rollup_rows,) = conn.execute("SELECT count(*) FROM rollups").fetchone()
+        (page_count,) = conn.execute("PRAGMA page_count").fetchone()
+        (page_size,) = conn.execute("PRAGMA page_size").fetchone()
+        (free,) = conn.execute("PRAGMA freelist_count").fetchone()
+        with self._lock:
+            head_rows = self._head.rows
+            spans = [s for sid in self._head.series_ids() if (s := self._head.span(sid))]
+            n_series = len(self._info)
+        lows = [x for x in [cmin, *(s[0] for s in spans)] if x is not None]
+        highs = [x for x in [cmax, *(s[1] for s in spans)] if x is not None]
+        return StoreStats(
+            series=n_series,
+            raw_samples=int(chunk_samples) + head_rows,
+            chunks=int(n_chunks),
+            head_rows=head_rows,
+            rollup_rows=int(rollup_rows),
+            oldest_ts=min(lows) / 1000 if lows else None,
+            newest_ts=max(highs) / 1000 if highs else None,
+            db_bytes=int((page_count - free) * page_size),
+        )
+
+
+def _tail(data: Buckets, limit: int) -> Buckets:
+    if data.ts.size <= limit:
+        return data
+    return Buckets(
+        data.ts[-limit:],
+        data.min[-limit:],
+        data.max[-limit:],
+        data.sum[-limit:],
+        data.count[-limit:],
+    )
