@@ -60,7 +60,14 @@ def optional_collectors(settings: Settings) -> list[Collector]:
     if settings.collect.docker_stats:
         from sentra.collect.docker import DockerCollector
 
-        found.append(DockerCollector(socket_path=settings.collect.docker_socket))
+        budget = settings.collect.sample_interval * settings.collect.budget_fraction
+        found.append(
+            DockerCollector(
+                socket_path=settings.collect.docker_socket,
+                timeout_s=min(2.0, budget),
+                budget_s=budget * 0.9,
+            )
+        )
     return found
 
 
