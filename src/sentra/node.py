@@ -23,6 +23,7 @@ import uvicorn
 from sentra import __version__
 from sentra.api import create_app
 from sentra.api.context import ApiContext
+from sentra.api.preferences import load_preferences
 from sentra.auth.tokens import TokenStore
 from sentra.bus.memory import MemoryBus
 from sentra.cache import StatusCache
@@ -138,6 +139,7 @@ class Node:
             clock=clock,
         )
         self.app = create_app(self.ctx)
+        load_preferences(self.ctx)  # a damaged file is reported now, not on first use
         self.stop_event = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
 

@@ -139,6 +139,17 @@ def test_storage_info_and_cache_clear(node):
     assert (proc.data_dir / "state" / "runtime.json").exists()
 
 
+def test_preferences_round_trip_and_refuse_non_objects(node):
+    proc, client = node
+    assert client.get("/api/v1/preferences").json() == {}
+    assert client.put("/api/v1/preferences", json={"theme": "night"}).json() == {"theme": "night"}
+    assert client.get("/api/v1/preferences").json() == {"theme": "night"}
+    assert (proc.data_dir / "config" / "preferences.json").exists()
+    _problem(client.put("/api/v1/preferences", json=[1, 2]), 400)
+    _problem(client.put("/api/v1/preferences", content=b"{nope"), 400)
+    _problem(client.put("/api/v1/preferences", content=b"{}" + b" " * 70_000), 413)
+
+
 def test_metrics_exposition(node):
     _, client = node
     text = wait_for(
@@ -164,7 +175,8 @@ def test_first_start_prints_a_token_once_and_stores_only_its_hash(tmp_path):
     assert printed, proc.output
     token = printed[0]
     db = (tmp_path / "db" / "sentra.db").read_bytes()
-    assert token.encode() not in db and token.split("_")[-1].encode() not in db
+    secret = token.split("_", 2)[2]
+    assert token.encode() not in db and secret.encode() not in db
     again = NodeProcess(tmp_path).start()
     r = httpx.get(f"{again.url}/api/v1/whoami", headers={"Authorization": f"Bearer {token}"})
     assert r.json()["role"] == "admin"
@@ -222,6 +234,7 @@ def test_corrupt_state_files_fall_back_to_defaults(tmp_path):
     proc.stop()
     log = (tmp_path / "logs" / "sentra.log").read_text()
     assert "runtime.json is damaged" in log
+    assert "preferences.json is damaged" in log
     assert (
         json.loads((tmp_path / "state" / "runtime.json").read_text())["last_clean_shutdown"] is True
     )

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sentra import __version__
-from sentra.api import history, metrics, problems, static, storage
+from sentra.api import history, metrics, preferences, problems, static, storage
 from sentra.api.context import ApiContext
 
 CSP = (
@@ -49,5 +49,6 @@ def create_app(ctx: ApiContext, *, webui: Path | None = None) -> FastAPI:
     app.include_router(storage.router)
     app.include_router(history.router)
     app.include_router(metrics.router)
+    app.include_router(preferences.router)
     app.include_router(static.router)
     return app
