@@ -1,0 +1,79 @@
+import { useEffect, useState } from "react";
+import type { LiveSource } from "../live/source";
+import { Link } from "../router";
+import { THEMES, type Theme } from "../theme";
+import { ConnectionIndicator } from "./ConnectionIndicator";
+
+const LINKS = [
+  { to: "/", label: "Overview" },
+  { to: "/history", label: "History" },
+  { to: "/settings/storage", label: "Storage" },
+];
+
+export interface NavProps {
+  pathname: string;
+  live: LiveSource | null;
+  theme: Theme;
+  onTheme: (t: Theme) => void;
+  onSignOut: (() => void) | null;
+}
+
+export function Nav({ pathname, live, theme, onTheme, onSignOut }: NavProps) {
+  const [open, setOpen] = useState(false);
+  useEffect(() => setOpen(false), [pathname]);
+  const signedIn = onSignOut !== null;
+
+  return (
+    <header className="nav">
+      <div className="nav-inner">
+        <Link to="/" className="brand" aria-label="Sentra overview">
+          <span className="brand-mark" aria-hidden="true">◉</span> Sentra
+        </Link>
+        {live && <ConnectionIndicator live={live} />}
+        <button
+          type="button"
+          className="menu-button"
+          aria-expanded={open}
+          aria-controls="nav-menu"
+          aria-label="Menu"
+          onClick={() => setOpen((o) => !o)}
+        >
+          ☰
+        </button>
+        <nav id="nav-menu" className={`nav-menu${open ? " open" : ""}`} aria-label="Main">
+          {signedIn &&
+            LINKS.map((l) => (
+              <Link
+                key={l.to}
+                to={l.to}
+                className="nav-link"
+                aria-current={pathname === l.to ? "page" : undefined}
+              >
+                {l.label}
+              </Link>
+            ))}
+          <label className="theme-pick">
+            <span className="sr-only">Theme</span>
+            <select
+              value={theme}
+              onChange={(e) => onTheme(e.target.value as Theme)}
+              aria-label="Theme"
+              data-testid="theme-select"
+            >
+              {THEMES.map((t) => (
+                <option key={t} value={t}>
+                  {t}
+                </option>
+              ))}
+            </select>
+          </label>
+          {signedIn && (
+            <button type="button" className="link-button" onClick={onSignOut}>
+              Sign out
+            </button>
+          )}
+        </nav>
+      </div>
+    </header>
+  );
+}
