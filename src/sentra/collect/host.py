@@ -15,7 +15,7 @@ from typing import Any
 import psutil
 
 from sentra.collect.base import SampleBuilder, rate
-from sentra.events import Sample
+from sentra.events import Labels, Sample
 
 _SKIP_DISKS = re.compile(r"^(loop|ram|zram|fd|sr)\d*")
 
@@ -33,6 +33,7 @@ class CpuMemoryCollector:
     def __init__(self) -> None:
         psutil.cpu_percent(interval=None, percpu=True)  # prime psutil's deltas
         psutil.cpu_percent(interval=None)
+        self._boot: float | None = None
 
     def collect(self, now: float) -> list[Sample]:
         b = SampleBuilder(now)
@@ -64,7 +65,9 @@ class CpuMemoryCollector:
             b.add("system.paging.usage", swap.used, {"state": "used"})
             b.add("system.paging.usage", swap.free, {"state": "free"})
             b.add("system.paging.utilization", swap.percent / 100, digits=3)
-        boot = b.field("uptime", psutil.boot_time)
+        if self._boot is None:
+            self._boot = b.field("uptime", psutil.boot_time)
+        boot = self._boot
         if boot is not None:
             b.add("system.uptime", max(now - boot, 0.0), digits=0)
         pids = b.field("processes", psutil.pids)
@@ -81,13 +84,19 @@ class FilesystemCollector:
 
     name = "host.filesystem"
 
-    def __init__(self) -> None:
+    def __init__(self, refresh_s: float = 60.0) -> None:
         self._prev_io: dict[str, Any] = {}
         self._prev_t: float | None = None
+        self._refresh_s = refresh_s
+        self._parts: list[Any] = []
+        self._parts_at = float("-inf")
 
     def collect(self, now: float) -> list[Sample]:
         b = SampleBuilder(now)
-        parts = b.field("partitions", lambda: psutil.disk_partitions(all=False)) or []
+        if now - self._parts_at >= self._refresh_s:  # mounts change rarely: re-read a minute
+            self._parts = b.field("partitions", lambda: psutil.disk_partitions(all=False)) or []
+            self._parts_at = now
+        parts = self._parts
         seen: set[str] = set()
         for part in parts:
             if part.mountpoint in seen:
@@ -186,43 +195,51 @@ class NetworkCollector:
 
 
 class SensorsCollector:
-    """Temperatures and fan speeds from /sys/class/hwmon (under a configurable /sys root)."""
+    """Temperatures and fan speeds from /sys/class/hwmon (under a configurable /sys root).
+
+    Which sensor files exist is re-discovered once a minute; their values every tick.
+    """
 
     name = "host.sensors"
 
-    def __init__(self, sys_root: Path = Path("/sys")) -> None:
+    def __init__(self, sys_root: Path = Path("/sys"), refresh_s: float = 60.0) -> None:
         self.hwmon = sys_root / "class" / "hwmon"
         self.thermal = sys_root / "class" / "thermal"
+        self._refresh_s = refresh_s
+        self._inputs: list[tuple[str, Path, Labels]] = []
+        self._found_at = float("-inf")
+
+    def _discover(self) -> list[tuple[str, Path, Labels]]:
+        """(metric, file, labels) of every sensor input."""
+        found: list[tuple[str, Path, Labels]] = []
+        kinds = (("hw.temperature", "temp*_input"), ("hw.fan.speed", "fan*_input"))
+        for chip_dir in sorted(self.hwmon.glob("hwmon*")):
+            chip = _read_text(chip_dir / "name") or chip_dir.name
+            for metric, pattern in kinds:
+                for path in sorted(chip_dir.glob(pattern)):
+                    label = _read_text(path.with_name(path.name.replace("_input", "_label")))
+                    sensor = label or path.name.split("_")[0]
+                    found.append((metric, path, {"chip": chip, "sensor": sensor}))
+        if not any(metric == "hw.temperature" for metric, _, _ in found):
+            for zone in sorted(self.thermal.glob("thermal_zone*")):
+                kind = _read_text(zone / "type") or zone.name
+                labels = {"chip": "thermal", "sensor": kind}
+                found.append(("hw.temperature", zone / "temp", labels))
+        return found
 
     def collect(self, now: float) -> list[Sample]:
         b = SampleBuilder(now)
-        for chip_dir in sorted(self.hwmon.glob("hwmon*")):
-            chip = _read_text(chip_dir / "name") or chip_dir.name
-            for path in sorted(chip_dir.glob("temp*_input")):
-                raw = b.field(f"{chip}:{path.name}", functools.partial(_read_int, path))
-                if raw is None:
-                    continue
-                sensor = _read_text(path.with_name(path.name.replace("_input", "_label")))
-                b.add(
-                    "hw.temperature",
-                    raw / 1000,
-                    {"chip": chip, "sensor": sensor or path.name.split("_")[0]},
-                    digits=1,
-                )
-            for path in sorted(chip_dir.glob("fan*_input")):
-                rpm = b.field(f"{chip}:{path.name}", functools.partial(_read_int, path))
-                sensor = _read_text(path.with_name(path.name.replace("_input", "_label")))
-                b.add(
-                    "hw.fan.speed", rpm, {"chip": chip, "sensor": sensor or path.name.split("_")[0]}
-                )
-        if not any(s.name == "hw.temperature" for s in b.samples):
-            for zone in sorted(self.thermal.glob("thermal_zone*")):
-                raw = b.field(zone.name, functools.partial(_read_int, zone / "temp"))
-                if raw is not None:
-                    kind = _read_text(zone / "type") or zone.name
-                    b.add(
-                        "hw.temperature", raw / 1000, {"chip": "thermal", "sensor": kind}, digits=1
-                    )
+        if now - self._found_at >= self._refresh_s:
+            self._inputs = self._discover()
+            self._found_at = now
+        for metric, path, labels in self._inputs:
+            raw = b.field(str(path), functools.partial(_read_int, path))
+            if raw is None:
+                continue
+            if metric == "hw.temperature":
+                b.add(metric, raw / 1000, labels, digits=1)
+            else:
+                b.add(metric, raw, labels)
         return b.samples
 
     def close(self) -> None:

@@ -4,7 +4,9 @@ Layout of the time series (see docs/data-layout.md):
 
 * ``head``: the newest samples, one row each, in insertion order (cheap appends; it is the
   write-ahead record of what is not sealed yet and is mirrored in memory for queries);
-* ``chunks``: sealed samples, one compressed blob per series per seal (codec.py);
+* ``chunks``: sealed samples, one compressed blob per series per seal (codec.py), in an
+  append-ordered rowid table (a key led by series_id split pages on every seal and left
+  them ~58% full; see bench/store_size.py);
 * ``rollups``: min/max/sum/count per series per bucket for each rollup tier.
 
 The schema version is kept in ``PRAGMA user_version``; MIGRATIONS[i] moves a database from
@@ -28,14 +30,15 @@ MIGRATIONS: list[str] = [
     CREATE INDEX series_by_name ON series(name);
     CREATE TABLE head (series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL);
     CREATE TABLE chunks (
+        id INTEGER PRIMARY KEY,
         series_id INTEGER NOT NULL,
         start_ms INTEGER NOT NULL,
-        seal INTEGER NOT NULL,
         end_ms INTEGER NOT NULL,
         n INTEGER NOT NULL,
-        data BLOB NOT NULL,
-        PRIMARY KEY (series_id, start_ms, seal)
-    ) WITHOUT ROWID;
+        data BLOB NOT NULL
+    );
+    CREATE INDEX chunks_by_series ON chunks(series_id, start_ms);
+    CREATE INDEX chunks_by_end ON chunks(end_ms);
     CREATE TABLE rollups (
         tier INTEGER NOT NULL,
         series_id INTEGER NOT NULL,
