@@ -155,9 +155,12 @@ class Node:
 
 @contextlib.contextmanager
 def sentra_node(
-    *, sample_interval: float = 1.0, extra_env: dict[str, str] | None = None
+    *,
+    sample_interval: float = 1.0,
+    extra_env: dict[str, str] | None = None,
+    role: str = "viewer",
 ) -> Iterator[Node]:
-    """A real ``sentra up`` on a free port with a fresh data dir, and a viewer token."""
+    """A real ``sentra up`` on a free port with a fresh data dir, and a token of ``role``."""
     with temp_dir("sentra-bench-") as data_dir:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SENTRA_")}
         env["SENTRA_SAMPLE_INTERVAL"] = str(sample_interval)
@@ -172,7 +175,7 @@ def sentra_node(
                     "--name",
                     "bench",
                     "--role",
-                    "viewer",
+                    role,
                     "--data-dir",
                     str(data_dir),
                 ],

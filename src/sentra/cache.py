@@ -26,7 +26,7 @@ class StatusCache:
         self.updates = 0
 
     def apply(self, topic: str, event: Event) -> None:
-        if isinstance(event, Samples):
+        if isinstance(event, Samples) and topic.startswith("metrics.collect."):
             self._by_source[event.source] = event
         elif isinstance(event, CollectorStatus):
             prev = self._status.get(event.source, {})

@@ -73,6 +73,38 @@ class HistorySettings(_Group):
     )
 
 
+class IngestSettings(_Group):
+    max_pending_events: int = Field(
+        200_000, ge=1000, description="Events waiting to be written before ingest answers 429."
+    )
+    max_body_bytes: int = Field(
+        16 * 1024 * 1024, ge=1024, description="Largest ingest/OTLP body, after gunzip."
+    )
+    dedupe_window_s: float = Field(
+        600, ge=0, description="Seconds an event id is remembered (duplicates are not stored)."
+    )
+    dedupe_max_ids: int = Field(
+        2_000_000, ge=1000, description="Most event ids remembered; the oldest go first."
+    )
+    records_retention_days: float = Field(7, gt=0, description="Days logs and spans are kept.")
+    deadletter_retention_days: float = Field(
+        7, gt=0, description="Days rejected items are kept in the dead-letter record."
+    )
+
+
+class LiveSettings(_Group):
+    frame_interval_ms: float = Field(
+        25, ge=5, le=1000, description="Live stream frames are coalesced over this many ms."
+    )
+    client_queue_frames: int = Field(
+        64, ge=2, le=10_000, description="Frames queued per live client before drops begin."
+    )
+    slow_client_timeout_s: float = Field(
+        10, gt=0, description="A client that keeps dropping this long is disconnected."
+    )
+    max_clients: int = Field(2000, ge=1, description="Most live clients at once.")
+
+
 class LogSettings(_Group):
     level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING or ERROR.")
     max_bytes: int = Field(2 * 1024 * 1024, ge=4096, description="Size of one log file.")
@@ -94,6 +126,8 @@ class Settings(BaseModel):
     server: ServerSettings = ServerSettings()
     collect: CollectSettings = CollectSettings()
     history: HistorySettings = HistorySettings()
+    ingest: IngestSettings = IngestSettings()
+    live: LiveSettings = LiveSettings()
     log: LogSettings = LogSettings()
     state: StateSettings = StateSettings()
 
@@ -116,6 +150,8 @@ GROUPS: dict[str, type[_Group]] = {
     "server": ServerSettings,
     "collect": CollectSettings,
     "history": HistorySettings,
+    "ingest": IngestSettings,
+    "live": LiveSettings,
     "log": LogSettings,
     "state": StateSettings,
 }

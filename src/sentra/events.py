@@ -7,6 +7,7 @@ Timestamps are unix seconds (float) at the edges; the store keeps integer millis
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import msgspec
 
@@ -46,7 +47,63 @@ class CollectorStatus(msgspec.Struct, frozen=True):
     series: int = 0
 
 
-Event = Samples | CollectorStatus
+class LogRecord(msgspec.Struct, frozen=True, gc=False):
+    """One log line from an application (ingest API or OTLP)."""
+
+    ts: float
+    body: str
+    severity: str = "INFO"
+    severity_number: int = 9
+    service: str = ""
+    version: str = ""
+    attributes: dict[str, Any] = msgspec.field(default_factory=dict)
+    trace_id: str = ""
+    span_id: str = ""
+
+
+class Span(msgspec.Struct, frozen=True, gc=False):
+    """One finished span (OTLP traces). Ids are lowercase hex; times are unix seconds."""
+
+    trace_id: str
+    span_id: str
+    name: str
+    start: float
+    end: float
+    parent_id: str = ""
+    service: str = ""
+    version: str = ""
+    kind: str = "internal"
+    status: str = "unset"  # unset | ok | error
+    status_message: str = ""
+    attributes: dict[str, Any] = msgspec.field(default_factory=dict)
+
+    @property
+    def duration_ms(self) -> float:
+        return (self.end - self.start) * 1000.0
+
+
+class Logs(msgspec.Struct, frozen=True):
+    source: str
+    ts: float
+    records: list[LogRecord]
+
+
+class Spans(msgspec.Struct, frozen=True):
+    source: str
+    ts: float
+    spans: list[Span]
+
+
+Event = Samples | CollectorStatus | Logs | Spans
+
+SEVERITY_NUMBERS = {"TRACE": 1, "DEBUG": 5, "INFO": 9, "WARN": 13, "ERROR": 17, "FATAL": 21}
+
+
+def severity_number(name: str) -> int:
+    """OpenTelemetry severity number of a level name (WARNING = WARN, CRITICAL = FATAL)."""
+    key = name.strip().upper()
+    key = {"WARNING": "WARN", "CRITICAL": "FATAL", "ERR": "ERROR"}.get(key, key)
+    return SEVERITY_NUMBERS.get(key, 0)
 
 
 def series_key(name: str, labels: Mapping[str, str]) -> str:

@@ -31,11 +31,14 @@ from sentra.collect.base import Collector
 from sentra.collect.host import configure_procfs, host_collectors
 from sentra.collect.loop import SamplingLoop
 from sentra.config import Settings
+from sentra.events import Samples
+from sentra.ingest.dedupe import Deduper
+from sentra.ingest.pipeline import Ingestor, Job
+from sentra.live.hub import LiveHub
 from sentra.state.layout import Layout
 from sentra.state.logfile import setup_logging
 from sentra.state.runtime import Checkpoint
 from sentra.store.sqlite import SqliteStore, Tier
-from sentra.store.writer import StoreWriter
 
 log = logging.getLogger("sentra.node")
 
@@ -104,6 +107,9 @@ class Node:
             ],
             seal_interval_s=h.seal_interval_s,
             max_head_rows=h.max_head_rows,
+            records_retention_days=settings.ingest.records_retention_days,
+            deadletter_retention_days=settings.ingest.deadletter_retention_days,
+            dedupe_window_s=settings.ingest.dedupe_window_s,
         )
         self.tokens = TokenStore(settings.db_path)
         self.bus = MemoryBus()
@@ -124,10 +130,15 @@ class Node:
             budget_fraction=settings.collect.budget_fraction,
             clock=clock,
         )
-        self.writer = StoreWriter(
-            self.store, self.bus.subscribe("metrics.>", name="store", maxsize=100_000)
+        ing = settings.ingest
+        self.deduper = Deduper(window_s=ing.dedupe_window_s, max_ids=ing.dedupe_max_ids)
+        self.deduper.load(self.store.dedupe_since(clock() - ing.dedupe_window_s))
+        self.ingestor = Ingestor(
+            self.store, self.bus, self.deduper, max_pending=ing.max_pending_events, clock=clock
         )
+        self._collect_sub = self.bus.subscribe("metrics.collect.>", name="store", maxsize=100_000)
         self._cache_sub = self.bus.subscribe(">", name="status-cache", maxsize=10_000)
+        self.hub = LiveHub(self.bus, settings.live, clock=clock)
         self.ctx = ApiContext(
             settings=settings,
             layout=self.layout,
@@ -135,8 +146,10 @@ class Node:
             tokens=self.tokens,
             cache=self.cache,
             bus=self.bus,
+            ingestor=self.ingestor,
             previous_run_unclean=self.previous_run_unclean,
             clock=clock,
+            hub=self.hub,
         )
         self.app = create_app(self.ctx)
         load_preferences(self.ctx)  # a damaged file is reported now, not on first use
@@ -152,11 +165,16 @@ class Node:
     def request_stop(self) -> None:
         self.stop_event.set()
 
-    async def _periodic(self, every: float, fn: Callable[[], None]) -> None:
+    async def _periodic(
+        self, every: float, fn: Callable[[], None], *, in_thread: bool = False
+    ) -> None:
         while True:
             await asyncio.sleep(every)
             try:
-                fn()
+                if in_thread:  # seals and retention can take tens of ms: off the loop
+                    await asyncio.to_thread(fn)
+                else:
+                    fn()
             except Exception:
                 log.exception("periodic job %s failed", getattr(fn, "__name__", fn))
 
@@ -183,18 +201,23 @@ class Node:
             access_log=False,
             lifespan="off",
             server_header=False,
+            # Compressing every frame once per client doubled the node's CPU in
+            # bench/live_latency.py; telemetry frames are small and loopback/LAN is fast.
+            ws_per_message_deflate=False,
         )
         server = _Server(config)
         spawn = loop.create_task
         self._tasks = [
-            spawn(self.writer.run(), name="store-writer"),
+            spawn(self.ingestor.run(), name="writer"),
+            spawn(self.ingestor.forward_collectors(self._collect_sub), name="collect-forwarder"),
             spawn(self.cache.run(self._cache_sub), name="status-cache"),
             spawn(self.sampler.run(), name="sampler"),
             spawn(
                 self._periodic(s.state.checkpoint_interval_s, self._write_checkpoint),
                 name="checkpoint",
             ),
-            spawn(self._periodic(5.0, self._maintain), name="maintenance"),
+            spawn(self._periodic(5.0, self._maintain, in_thread=True), name="maintenance"),
+            spawn(self.hub.run(), name="live-hub"),
         ]
         serve = spawn(server.serve(sockets=[sock] if sock else None), name="http")
         while not server.started and not serve.done():  # noqa: ASYNC110 - uvicorn has no event
@@ -215,6 +238,7 @@ class Node:
         stopper = spawn(self.stop_event.wait())
         await asyncio.wait([serve, stopper], return_when=asyncio.FIRST_COMPLETED)
         server.should_exit = True
+        self.hub.close()  # ends live streams, or uvicorn would wait on open SSE responses
         with contextlib.suppress(Exception):
             await serve
         stopper.cancel()
@@ -224,8 +248,14 @@ class Node:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.hub.close()
         self.sampler.close()
-        self.writer.flush()
+        while (item := self._collect_sub.get_nowait()) is not None:  # ticks not yet handed on
+            if isinstance(item[1], Samples):
+                self.ingestor.submit(
+                    Job(f"collect.{item[1].source}", samples=item[1].samples), force=True
+                )
+        self.ingestor.flush()
         self.store.seal()
         self._write_checkpoint(clean=True)
         self.store.checkpoint()

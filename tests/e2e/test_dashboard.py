@@ -78,6 +78,30 @@ def test_overview_updates_live_without_reload(signed_in: Any) -> None:
     shot(page, "overview")
 
 
+def test_overview_is_fed_by_the_websocket_stream(page: Any, node: Node, token: str) -> None:
+    sockets: list[Any] = []
+    frames: list[str] = []
+    summaries: list[str] = []
+
+    def on_socket(ws: Any) -> None:
+        sockets.append(ws)
+        ws.on("framereceived", lambda payload: frames.append(str(payload)))
+
+    page.on("websocket", on_socket)
+    page.on("request", lambda r: "/api/telemetry/summary" in r.url and summaries.append(r.url))
+    page.goto(f"{node.url}/#token={token}")
+    page.get_by_test_id("connection").filter(has_text="live").wait_for()
+    wait_until(lambda: any('"type":"frame"' in f for f in frames), what="a live frame")
+    assert [ws.url.split("?")[0] for ws in sockets] == [
+        f"{node.url.replace('http', 'ws')}/api/v1/live"
+    ]
+    assert "kinds=metrics,status" in sockets[0].url and "source=collect" in sockets[0].url
+    stamp = page.get_by_test_id("last-update")
+    first = stamp.get_attribute("data-ts")
+    wait_until(lambda: stamp.get_attribute("data-ts") != first, what="an update from a frame")
+    assert len(summaries) <= 1, f"the overview polled: {summaries}"  # one seed request at most
+
+
 def test_history_drag_zooms_and_refetches(signed_in: Any, node: Node) -> None:
     page = signed_in
     page.get_by_role("link", name="History").click()

@@ -5,6 +5,7 @@ import { Nav } from "./components/Nav";
 import { AppContext, type AppServices } from "./context";
 import { SeriesBuffers } from "./live/buffers";
 import { PollingSource } from "./live/source";
+import { liveUrl, OVERVIEW_QUERY, WebSocketSource } from "./live/websocket";
 import { isSparkMetric } from "./model/summary";
 import { History } from "./pages/History";
 import { NotFound } from "./pages/NotFound";
@@ -58,7 +59,13 @@ export function App() {
   const session = useMemo(() => {
     if (!token) return null;
     const buffers = new SeriesBuffers(300, isSparkMetric);
-    const live = new PollingSource((signal) => api.summary(signal), { intervalMs: 1000 });
+    // The overview is fed by the WebSocket stream; polling is its fallback.
+    const live = new WebSocketSource({
+      url: liveUrl(API_BASE, OVERVIEW_QUERY),
+      getToken: () => tokenStore.get(),
+      fetchSummary: (signal) => api.summary(signal),
+      fallback: () => new PollingSource((signal) => api.summary(signal), { intervalMs: 1000 }),
+    });
     live.subscribe((s) => buffers.ingestSummary(s));
     let prefill: Promise<void> | null = null;
     const prefillOnce = (names: string[], nodeNow: number) => {

@@ -9,7 +9,18 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sentra import __version__
-from sentra.api import history, metrics, preferences, problems, static, storage
+from sentra.api import (
+    history,
+    ingest,
+    live,
+    metrics,
+    otlp,
+    preferences,
+    problems,
+    records,
+    static,
+    storage,
+)
 from sentra.api.context import ApiContext
 
 CSP = (
@@ -62,5 +73,9 @@ def create_app(ctx: ApiContext, *, webui: Path | None = None) -> FastAPI:
     app.include_router(history.router)
     app.include_router(metrics.router)
     app.include_router(preferences.router)
+    app.include_router(ingest.router)
+    app.include_router(records.router)
+    app.include_router(live.router)
+    app.include_router(otlp.router)
     app.include_router(static.router)
     return app

@@ -11,6 +11,7 @@ from sentra.auth.tokens import TokenStore
 from sentra.bus.memory import MemoryBus
 from sentra.cache import StatusCache
 from sentra.config import Settings
+from sentra.ingest.pipeline import Ingestor
 from sentra.state.layout import Layout
 from sentra.store.sqlite import SqliteStore
 
@@ -23,7 +24,9 @@ class ApiContext:
     tokens: TokenStore
     cache: StatusCache
     bus: MemoryBus
+    ingestor: Ingestor
     previous_run_unclean: bool
     started_at: float = field(default_factory=time.time)
     clock: Callable[[], float] = time.time
     counters: dict[str, Any] = field(default_factory=dict)
+    hub: Any = None

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from sentra.api.auth import require
@@ -56,11 +56,29 @@ class NodeCollector(Collector):
         yield GaugeMetricFamily(
             "sentra_store_bytes", "Bytes used by the database", value=stats.db_bytes
         )
-        written = GaugeMetricFamily(
-            "sentra_samples_written_total", "Samples stored", value=ctx.store.samples_written
+        yield _counter("sentra_samples_written_total", "Samples stored", ctx.store.samples_written)
+        ing = ctx.ingestor
+        yield _counter("sentra_ingest_events_total", "Events committed", ing.committed_events)
+        yield _counter("sentra_ingest_commits_total", "Write transactions", ing.commits)
+        yield _counter(
+            "sentra_ingest_overloaded_total", "Requests refused with 429", ing.rejected_overload
         )
-        written.type = "counter"
-        yield written
+        yield _counter("sentra_ingest_failures_total", "Commits that failed", ing.failures)
+        yield GaugeMetricFamily(
+            "sentra_ingest_queue_events", "Events waiting to be written", value=ing.pending
+        )
+        yield GaugeMetricFamily(
+            "sentra_ingest_rate", "Events committed per second (~1 s)", value=ing.rate
+        )
+        yield GaugeMetricFamily("sentra_dedupe_ids", "Event ids remembered", value=ing.deduper.size)
+        yield _counter(
+            "sentra_dedupe_evicted_total", "Ids forgotten early (memory bound)", ing.deduper.evicted
+        )
+        yield _counter(
+            "sentra_deadletters_total", "Rejected items recorded", ctx.store.deadletters_written
+        )
+        yield _counter("sentra_logs_written_total", "Log records stored", ctx.store.logs_written)
+        yield _counter("sentra_spans_written_total", "Spans stored", ctx.store.spans_written)
         depth = GaugeMetricFamily(
             "sentra_bus_queue_depth", "Events waiting per subscriber", labels=["subscriber"]
         )
@@ -75,6 +93,14 @@ class NodeCollector(Collector):
             dropped.add_metric([sub.name], sub.dropped)
         yield depth
         yield dropped
+        if getattr(ctx, "hub", None):
+            from sentra.live.metrics import live_families
+
+            yield from live_families(ctx.hub)
+
+
+def _counter(name: str, doc: str, value: float) -> CounterMetricFamily:
+    return CounterMetricFamily(name.removesuffix("_total"), doc, value=value)
 
 
 def build_registry(ctx: ApiContext) -> CollectorRegistry:

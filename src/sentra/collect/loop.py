@@ -119,7 +119,7 @@ class SamplingLoop:
             log.warning("collector %s failed: %s", name, exc)
             self._status(name, ts, "error", f"{type(exc).__name__}: {exc}", duration)
             return
-        self.bus.publish(f"metrics.{name}", Samples(source=name, ts=ts, samples=samples))
+        self.bus.publish(f"metrics.collect.{name}", Samples(source=name, ts=ts, samples=samples))
         self._status(name, ts, "ok", "", duration, len(samples))
 
     def _status(

@@ -37,7 +37,7 @@ MIGRATIONS: list[str] = [
         n INTEGER NOT NULL,
         data BLOB NOT NULL
     );
-    CREATE INDEX chunks_by_series ON chunks(series_id, start_ms);
+    CREATE INDEX chunks_by_series ON chunks(series_id, end_ms, start_ms);
     CREATE INDEX chunks_by_end ON chunks(end_ms);
     CREATE TABLE rollups (
         tier INTEGER NOT NULL,
@@ -57,6 +57,49 @@ MIGRATIONS: list[str] = [
         secret_hash TEXT NOT NULL,
         created_at REAL NOT NULL,
         last_used_at REAL
+    );
+    """,
+    # 2: application telemetry (ingest API, OTLP), idempotency record, dead letters.
+    """
+    CREATE TABLE logs (
+        id INTEGER PRIMARY KEY,
+        ts_ms INTEGER NOT NULL,
+        severity TEXT NOT NULL,
+        severity_number INTEGER NOT NULL,
+        service TEXT NOT NULL,
+        version TEXT NOT NULL,
+        body TEXT NOT NULL,
+        attributes TEXT NOT NULL,
+        trace_id TEXT NOT NULL,
+        span_id TEXT NOT NULL
+    );
+    CREATE INDEX logs_by_time ON logs(ts_ms);
+    CREATE INDEX logs_by_service ON logs(service, ts_ms);
+    CREATE TABLE spans (
+        id INTEGER PRIMARY KEY,
+        trace_id TEXT NOT NULL,
+        span_id TEXT NOT NULL,
+        parent_id TEXT NOT NULL,
+        service TEXT NOT NULL,
+        version TEXT NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        start_ms REAL NOT NULL,
+        duration_ms REAL NOT NULL,
+        status TEXT NOT NULL,
+        status_message TEXT NOT NULL,
+        attributes TEXT NOT NULL
+    );
+    CREATE INDEX spans_by_trace ON spans(trace_id);
+    CREATE INDEX spans_by_service ON spans(service, start_ms);
+    CREATE TABLE dedupe_log (ts_ms INTEGER NOT NULL, hashes BLOB NOT NULL);
+    CREATE INDEX dedupe_log_by_time ON dedupe_log(ts_ms);
+    CREATE TABLE deadletters (
+        id INTEGER PRIMARY KEY,
+        ts REAL NOT NULL,
+        source TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        payload TEXT NOT NULL
     );
     """,
 ]

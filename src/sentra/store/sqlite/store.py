@@ -1,26 +1,29 @@
 """SqliteStore: the default Store.
 
-Threading: one writer (the node calls append/maintain from its event loop: short, bounded
-transactions; see bench/store_write.py for why the writes stay on the loop) and any number
-of readers, each thread with its own read connection (WAL lets them run beside the
-writer). The in-memory head is shared under a lock that also covers the instant a seal
-moves rows from the head into chunks, so no reader sees a sample twice or not at all.
+Threading: one write connection, used by one thread at a time (every method that writes
+holds ``_wlock``; the node's writer calls them from a worker thread so the event loop keeps
+serving while a transaction commits), and any number of readers, each thread with its own
+read connection (WAL lets them run beside the writer). The in-memory head is shared under
+a lock that also covers the instant a seal moves rows from the head into chunks, so no
+reader sees a sample twice or not at all.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import numpy as np
 
-from sentra.events import Labels, Sample, series_key
+from sentra.events import Labels, LogRecord, Sample, Span, series_key
 from sentra.store import codec
 from sentra.store.base import (
     HistoryResult,
@@ -31,16 +34,33 @@ from sentra.store.base import (
     UnknownSeries,
 )
 from sentra.store.rollup import Buckets, aggregate, concat
+from sentra.store.sqlite import records
 from sentra.store.sqlite.head import Head
+from sentra.store.sqlite.records import DeadLetter
 from sentra.store.sqlite.schema import connect, migrate
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 _UPSERT_ROLLUP = (
     "INSERT INTO rollups(tier, series_id, ts, min, max, sum, count) VALUES (?,?,?,?,?,?,?) "
     "ON CONFLICT(tier, series_id, ts) DO UPDATE SET min = min(min, excluded.min), "
     "max = max(max, excluded.max), sum = sum + excluded.sum, count = count + excluded.count"
 )
 DAY_MS = 86_400_000
+
+
+def _exclusive(
+    method: Callable[Concatenate[SqliteStore, P], R],
+) -> Callable[Concatenate[SqliteStore, P], R]:
+    """Run a method that uses the write connection while holding the writer lock."""
+
+    def wrapper(self: SqliteStore, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self._wlock:
+            return method(self, *args, **kwargs)
+
+    functools.update_wrapper(wrapper, method)
+    return wrapper
 
 
 @dataclass(frozen=True)
@@ -64,10 +84,16 @@ class SqliteStore:
         tiers: Sequence[Tier] = (Tier(60, 180), Tier(3600, 1825)),
         seal_interval_s: int = 600,
         max_head_rows: int = 500_000,
+        records_retention_days: float | None = None,
+        deadletter_retention_days: float = 7,
+        dedupe_window_s: float = 600,
         readonly: bool = False,
     ) -> None:
         self.path = path
         self.retention_days = retention_days
+        self.records_retention_days = records_retention_days or retention_days
+        self.deadletter_retention_days = deadletter_retention_days
+        self.dedupe_window_s = dedupe_window_s
         self.tiers = sorted(tiers, key=lambda t: t.spacing_s)
         self.seal_interval_ms = seal_interval_s * 1000
         self.max_head_rows = max_head_rows
@@ -77,12 +103,16 @@ class SqliteStore:
             migrate(self._write)
         self._local = threading.local()
         self._lock = threading.Lock()
+        self._wlock = threading.RLock()
         self._head = Head()
         self._ids: dict[str, int] = {}
         self._info: dict[int, SeriesInfo] = {}
         self._last_seal_ms = int(time.time() * 1000)
         self._last_retention_ms = 0
         self.samples_written = 0
+        self.logs_written = 0
+        self.spans_written = 0
+        self.deadletters_written = 0
         self.seals = 0
         self._load()
 
@@ -127,9 +157,25 @@ class SqliteStore:
 
     def append(self, samples: Iterable[Sample]) -> int:
         """Commit the samples (one transaction); return how many were stored."""
-        now_ms = int(time.time() * 1000)
+        return self.write(samples=samples)
+
+    @_exclusive
+    def write(
+        self,
+        *,
+        samples: Iterable[Sample] = (),
+        logs: Sequence[LogRecord] = (),
+        spans: Sequence[Span] = (),
+        dedupe_hashes: bytes = b"",
+        deadletters: Sequence[DeadLetter] = (),
+    ) -> int:
+        """Commit everything given in ONE transaction (accepted means durable); return the
+        number of samples stored."""
+        now = time.time()
+        now_ms = int(now * 1000)
         rows: list[tuple[int, int, float]] = []
-        self._write.execute("BEGIN IMMEDIATE")
+        w = self._write
+        w.execute("BEGIN IMMEDIATE")
         try:
             cache = self._ids
             for s in samples:
@@ -137,20 +183,37 @@ class SqliteStore:
                 if sid is None:
                     sid = self._series_id(s.name, s.labels, now_ms)
                 rows.append((sid, round(s.ts * 1000), s.value))
-            self._write.executemany("INSERT INTO head(series_id, ts, value) VALUES (?,?,?)", rows)
-            self._write.execute("COMMIT")
+            if rows:
+                w.executemany("INSERT INTO head(series_id, ts, value) VALUES (?,?,?)", rows)
+            if logs:
+                records.insert_logs(w, logs)
+            if spans:
+                records.insert_spans(w, spans)
+            if dedupe_hashes:
+                w.execute(
+                    "INSERT INTO dedupe_log(ts_ms, hashes) VALUES (?,?)", (now_ms, dedupe_hashes)
+                )
+            if deadletters:
+                records.insert_deadletters(w, deadletters, now)
+            w.execute("COMMIT")
         except BaseException:
-            self._write.execute("ROLLBACK")
+            if w.in_transaction:
+                w.execute("ROLLBACK")
             raise
-        with self._lock:
-            add = self._head.add
-            for sid, ts, value in rows:
-                add(sid, ts, value)
-        self.samples_written += len(rows)
+        if rows:
+            with self._lock:
+                add = self._head.add
+                for sid, ts, value in rows:
+                    add(sid, ts, value)
+            self.samples_written += len(rows)
+        self.logs_written += len(logs)
+        self.spans_written += len(spans)
+        self.deadletters_written += len(deadletters)
         if self._head.rows >= self.max_head_rows:
             self.seal()
         return len(rows)
 
+    @_exclusive
     def seal(self) -> int:
         """Move every unsealed sample into compressed chunks and roll it up."""
         self._last_seal_ms = int(time.time() * 1000)
@@ -201,6 +264,7 @@ class SqliteStore:
             raise
         return sealed
 
+    @_exclusive
     def maintain(self, now: float) -> None:
         now_ms = int(now * 1000)
         if now_ms - self._last_seal_ms >= self.seal_interval_ms:
@@ -209,6 +273,7 @@ class SqliteStore:
             self._last_retention_ms = now_ms
             self.apply_retention(now)
 
+    @_exclusive
     def apply_retention(self, now: float) -> int:
         now_ms = int(now * 1000)
         removed = 0
@@ -223,6 +288,14 @@ class SqliteStore:
                 removed += self._write.execute(
                     "DELETE FROM rollups WHERE tier = ? AND ts < ?", (level, tcut)
                 ).rowcount
+            records_cut = now_ms - int(self.records_retention_days * DAY_MS)
+            removed += records.expire(
+                self._write,
+                logs_before_ms=records_cut,
+                spans_before_ms=records_cut,
+                dedupe_before_ms=now_ms - int(self.dedupe_window_s * 1000),
+                deadletters_before=now - self.deadletter_retention_days * 86400,
+            )
             self._write.execute("COMMIT")
         except BaseException:
             self._write.execute("ROLLBACK")
@@ -231,6 +304,7 @@ class SqliteStore:
             self._write.execute("PRAGMA incremental_vacuum")
         return removed
 
+    @_exclusive
     def delete_history(self, before: float | None = None) -> int:
         """Delete every sample older than ``before`` (all when None); return rows removed."""
         removed = 0
@@ -261,10 +335,12 @@ class SqliteStore:
         self._write.execute("PRAGMA incremental_vacuum")
         return removed
 
+    @_exclusive
     def checkpoint(self) -> None:
         """Fold the WAL back into the database file (on a clean stop)."""
         self._write.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
+    @_exclusive
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
@@ -369,8 +445,10 @@ class SqliteStore:
     def _read_raw(conn: sqlite3.Connection, sid: int, start_ms: int, end_ms: int) -> Buckets:
         parts = []
         for (blob,) in conn.execute(
-            "SELECT data FROM chunks WHERE series_id = ? AND start_ms <= ? AND end_ms >= ?",
-            (sid, end_ms, start_ms),
+            # (series_id, end_ms, start_ms) is indexed: only chunks ending after the start
+            # are visited, and the start bound is checked in the index.
+            "SELECT data FROM chunks WHERE series_id = ? AND end_ms >= ? AND start_ms <= ?",
+            (sid, start_ms, end_ms),
         ):
             ts, values = codec.decode(blob)
             keep = (ts >= start_ms) & (ts <= end_ms)
@@ -396,6 +474,29 @@ class SqliteStore:
             sum=arr[:, 3],
             count=arr[:, 4].astype(np.int64),
         )
+
+    def logs(self, **query: Any) -> list[LogRecord]:
+        """Newest first; see records.query_logs for the filters."""
+        return records.query_logs(self._reader(), **query)
+
+    def spans(self, **query: Any) -> list[Span]:
+        """Newest first; see records.query_spans for the filters."""
+        return records.query_spans(self._reader(), **query)
+
+    def trace(self, trace_id: str) -> list[Span]:
+        return records.trace_spans(self._reader(), trace_id)
+
+    def deadletters(self, limit: int = 100, source: str = "") -> list[DeadLetter]:
+        return records.list_deadletters(self._reader(), limit, source)
+
+    @_exclusive
+    def dedupe_since(self, since: float) -> list[tuple[float, bytes]]:
+        """The idempotency record written since ``since`` (to rebuild it at start)."""
+        rows = self._write.execute(
+            "SELECT ts_ms, hashes FROM dedupe_log WHERE ts_ms >= ? ORDER BY ts_ms",
+            (int(since * 1000),),
+        ).fetchall()
+        return [(r[0] / 1000, bytes(r[1])) for r in rows]
 
     def stats(self) -> StoreStats:
         conn = self._reader()

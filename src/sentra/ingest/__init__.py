@@ -1,0 +1,1 @@
+"""Telemetry from applications: native JSON/msgpack batches and OTLP/HTTP, made durable."""
