@@ -91,7 +91,11 @@ def test_overview_is_fed_by_the_websocket_stream(page: Any, node: Node, token: s
     page.on("request", lambda r: "/api/telemetry/summary" in r.url and summaries.append(r.url))
     page.goto(f"{node.url}/#token={token}")
     page.get_by_test_id("connection").filter(has_text="live").wait_for()
-    wait_until(lambda: any('"type":"frame"' in f for f in frames), what="a live frame")
+    # Playwright dispatches events only inside its own calls: wait with the page, not sleep.
+    wait_until(
+        lambda: page.wait_for_timeout(100) or any('"type":"frame"' in f for f in frames),
+        what="a live frame",
+    )
     assert [ws.url.split("?")[0] for ws in sockets] == [
         f"{node.url.replace('http', 'ws')}/api/v1/live"
     ]
