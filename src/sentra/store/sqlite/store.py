@@ -106,6 +106,7 @@ class SqliteStore:
         self._wlock = threading.RLock()
         self._head = Head()
         self._ids: dict[str, int] = {}
+        self._fast_ids: dict[tuple[Any, ...], int] = {}
         self._info: dict[int, SeriesInfo] = {}
         self._last_seal_ms = int(time.time() * 1000)
         self._last_retention_ms = 0
@@ -177,11 +178,17 @@ class SqliteStore:
         w = self._write
         w.execute("BEGIN IMMEDIATE")
         try:
-            cache = self._ids
+            # Fast lookup by (name, labels in the order they came); the canonical key
+            # (sorted labels) is built only the first time an ordering is seen.
+            fast = self._fast_ids
             for s in samples:
-                sid = cache.get(series_key(s.name, s.labels)) if s.labels else cache.get(s.name)
+                probe = (s.name, *s.labels.items())
+                sid = fast.get(probe)
                 if sid is None:
                     sid = self._series_id(s.name, s.labels, now_ms)
+                    if len(fast) >= 200_000:
+                        fast.clear()
+                    fast[probe] = sid
                 rows.append((sid, round(s.ts * 1000), s.value))
             if rows:
                 w.executemany("INSERT INTO head(series_id, ts, value) VALUES (?,?,?)", rows)
@@ -325,6 +332,7 @@ class SqliteStore:
                 if before is None:
                     self._head.clear()
                     self._ids.clear()
+                    self._fast_ids.clear()
                     self._info.clear()
                 else:
                     self._head.drop_before(int(before * 1000))
