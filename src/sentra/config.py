@@ -84,7 +84,9 @@ class IngestSettings(_Group):
         600, ge=0, description="Seconds an event id is remembered (duplicates are not stored)."
     )
     dedupe_max_ids: int = Field(
-        2_000_000, ge=1000, description="Most event ids remembered; the oldest go first."
+        1_000_000,
+        ge=1000,
+        description="Most event ids remembered (~60 bytes each); the oldest go first.",
     )
     records_retention_days: float = Field(7, gt=0, description="Days logs and spans are kept.")
     deadletter_retention_days: float = Field(

@@ -1,9 +1,10 @@
 """Idempotency: event ids seen within a window are duplicates.
 
-Ids are kept as 64-bit BLAKE2b hashes in per-minute buckets (about 50 bytes per id in
-memory; a collision within a 10-minute window of a million ids has odds of ~1e-8). The
-store persists each committed batch's hashes as one blob (``dedupe_log``), so the record
-survives a restart at the cost of 8 bytes per id and one row per commit.
+Ids are kept as 64-bit BLAKE2b hashes in per-minute buckets (about 60 bytes per id in
+memory, so the default bound of a million ids costs ~60 MB; a collision among a million
+ids has odds of ~3e-8). The store persists each committed batch's hashes as one blob
+(``dedupe_log``), so the record survives a restart at the cost of 8 bytes per id and one
+row per commit.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ def id_hash(event_id: str) -> int:
 
 
 class Deduper:
-    def __init__(self, *, window_s: float = 600.0, max_ids: int = 2_000_000) -> None:
+    def __init__(self, *, window_s: float = 600.0, max_ids: int = 1_000_000) -> None:
         self.window_s = window_s
         self.max_ids = max_ids
         self._buckets: dict[int, set[int]] = {}
