@@ -13,14 +13,18 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import msgspec
 
 from sentra.events import LogRecord, Sample, severity_number
 from sentra.ingest.dedupe import id_hash
 
+T = TypeVar("T")
+E = TypeVar("E")
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:/-]{0,254}$")
 LABEL_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,127}$")
 MAX_LABELS = 32
@@ -205,47 +209,53 @@ def parse_batch(body: bytes, content_type: str, *, now: float, oldest: float) ->
         except msgspec.DecodeError as exc:
             raise BatchError(f"the body is not valid JSON: {exc}") from None
         metrics_raw, logs_raw = jenv.metrics, jenv.logs
-    for i, raw in enumerate(metrics_raw):
-        try:
-            m = msgspec.convert(raw, MetricIn) if msgpack else _json_metric.decode(raw)
-            sample, h = metric_from(m, now, oldest)
-        except (msgspec.ValidationError, msgspec.DecodeError, ValueError) as exc:
-            out.rejected.append(Rejection("metrics", i, _reason(exc), _payload(raw)))
-            continue
-        out.samples.append(sample)
-        out.sample_ids.append(h)
-    for i, raw in enumerate(logs_raw):
-        try:
-            item = msgspec.convert(raw, LogIn) if msgpack else _json_log.decode(raw)
-            record, h = log_from(item, now, oldest)
-        except (msgspec.ValidationError, msgspec.DecodeError, ValueError) as exc:
-            out.rejected.append(Rejection("logs", i, _reason(exc), _payload(raw)))
-            continue
-        out.logs.append(record)
-        out.log_ids.append(h)
+    if msgpack:
+        to_metric: Callable[[Any], MetricIn] = partial(msgspec.convert, type=MetricIn)
+        to_log: Callable[[Any], LogIn] = partial(msgspec.convert, type=LogIn)
+    else:
+        to_metric, to_log = _json_metric.decode, _json_log.decode
+    _judge(
+        out,
+        "metrics",
+        metrics_raw,
+        lambda raw: metric_from(to_metric(raw), now, oldest),
+        out.samples,
+        out.sample_ids,
+    )
+    _judge(
+        out, "logs", logs_raw, lambda raw: log_from(to_log(raw), now, oldest), out.logs, out.log_ids
+    )
     return out
 
 
 def _validate_all(
     out: ParsedBatch, metrics: list[MetricIn], logs: list[LogIn], now: float, oldest: float
 ) -> None:
-    """Validate items that already decoded; a failing one is rejected with its payload."""
-    for i, m in enumerate(metrics):
+    """Validate items that already decoded."""
+    _judge(
+        out, "metrics", metrics, lambda m: metric_from(m, now, oldest), out.samples, out.sample_ids
+    )
+    _judge(out, "logs", logs, lambda item: log_from(item, now, oldest), out.logs, out.log_ids)
+
+
+def _judge(
+    out: ParsedBatch,
+    kind: str,
+    items: Sequence[T],
+    accept: Callable[[T], tuple[E, int | None]],
+    kept: list[E],
+    ids: list[int | None],
+) -> None:
+    """Run ``accept`` on each item alone: keep what passes, reject (with its payload) what
+    does not, so one bad item never costs its neighbours."""
+    for i, item in enumerate(items):
         try:
-            sample, h = metric_from(m, now, oldest)
-        except ValueError as exc:
-            out.rejected.append(Rejection("metrics", i, str(exc), _payload(m)))
+            event, h = accept(item)
+        except (msgspec.ValidationError, msgspec.DecodeError, ValueError) as exc:
+            out.rejected.append(Rejection(kind, i, _reason(exc), _payload(item)))
             continue
-        out.samples.append(sample)
-        out.sample_ids.append(h)
-    for i, item in enumerate(logs):
-        try:
-            record, h = log_from(item, now, oldest)
-        except ValueError as exc:
-            out.rejected.append(Rejection("logs", i, str(exc), _payload(item)))
-            continue
-        out.logs.append(record)
-        out.log_ids.append(h)
+        kept.append(event)
+        ids.append(h)
 
 
 def _payload(raw: Any) -> str:
