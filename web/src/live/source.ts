@@ -27,13 +27,38 @@ export interface PollingOptions {
   win?: Window;
 }
 
-/** Polls GET /api/telemetry/summary; pauses while the tab is hidden. */
-export class PollingSource implements LiveSource {
+/** What every live source shares: its state, the latest summary and the listeners. */
+export abstract class SourceBase {
   state: ConnectionState = "connecting";
   lastError = "";
   latest: Summary | null = null;
   private readonly summaryListeners = new Set<(s: Summary) => void>();
   private readonly stateListeners = new Set<(s: ConnectionState) => void>();
+
+  subscribe(fn: (s: Summary) => void): () => void {
+    this.summaryListeners.add(fn);
+    return () => this.summaryListeners.delete(fn);
+  }
+
+  onState(fn: (s: ConnectionState) => void): () => void {
+    this.stateListeners.add(fn);
+    return () => this.stateListeners.delete(fn);
+  }
+
+  protected setState(s: ConnectionState): void {
+    if (s === this.state) return;
+    this.state = s;
+    for (const fn of this.stateListeners) fn(s);
+  }
+
+  protected emit(s: Summary): void {
+    this.latest = s;
+    for (const fn of this.summaryListeners) fn(s);
+  }
+}
+
+/** Polls GET /api/telemetry/summary; pauses while the tab is hidden. */
+export class PollingSource extends SourceBase implements LiveSource {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private abort: AbortController | null = null;
   private running = false;
@@ -48,6 +73,7 @@ export class PollingSource implements LiveSource {
     private readonly fetchSummary: (signal: AbortSignal) => Promise<Summary>,
     opts: PollingOptions = {},
   ) {
+    super();
     this.intervalMs = opts.intervalMs ?? 1000;
     this.offlineAfter = opts.offlineAfter ?? 3;
     this.maxBackoffMs = opts.maxBackoffMs ?? 10_000;
@@ -69,22 +95,6 @@ export class PollingSource implements LiveSource {
     this.doc.removeEventListener("visibilitychange", this.onVisibility);
     this.win.removeEventListener("online", this.onOnline);
     this.cancel();
-  }
-
-  subscribe(fn: (s: Summary) => void): () => void {
-    this.summaryListeners.add(fn);
-    return () => this.summaryListeners.delete(fn);
-  }
-
-  onState(fn: (s: ConnectionState) => void): () => void {
-    this.stateListeners.add(fn);
-    return () => this.stateListeners.delete(fn);
-  }
-
-  private setState(s: ConnectionState): void {
-    if (s === this.state) return;
-    this.state = s;
-    for (const fn of this.stateListeners) fn(s);
   }
 
   private cancel(): void {
@@ -129,7 +139,7 @@ export class PollingSource implements LiveSource {
         this.lastError = "";
         this.latest = s;
         this.setState("live");
-        for (const fn of this.summaryListeners) fn(s);
+        this.emit(s);
         this.schedule(Math.max(0, this.intervalMs - (Date.now() - started)));
       },
       (err: unknown) => {

@@ -1,5 +1,5 @@
 import type { CollectorStatus, MetricPoint, Summary } from "../api/types";
-import type { ConnectionState, LiveSource } from "./source";
+import { type LiveSource, SourceBase } from "./source";
 
 /** One item of a live frame (see docs/live.md); only what the overview reads. */
 interface FrameItem {
@@ -56,16 +56,11 @@ export function liveUrl(apiBase: string, query: string, loc: Location = window.l
  * rebuilt from them (latest tick per collector). Reconnects with back-off; when the socket
  * cannot be used (proxy, old server) it hands over to the fallback (polling).
  */
-export class WebSocketSource implements LiveSource {
-  state: ConnectionState = "connecting";
-  lastError = "";
-  latest: Summary | null = null;
+export class WebSocketSource extends SourceBase implements LiveSource {
   /** Frames the node dropped for this client (it was too slow), summed. */
   dropped = 0;
   /** "websocket", or "polling" once it has fallen back. */
   mode: "websocket" | "polling" = "websocket";
-  private readonly summaryListeners = new Set<(s: Summary) => void>();
-  private readonly stateListeners = new Set<(s: ConnectionState) => void>();
   private readonly bySource = new Map<string, FrameItem>();
   private readonly collectors: Record<string, CollectorStatus> = {};
   private seed: Summary | null = null;
@@ -81,6 +76,7 @@ export class WebSocketSource implements LiveSource {
   };
 
   constructor(opts: WebSocketOptions) {
+    super();
     this.opts = {
       fallbackAfter: 3,
       offlineAfter: 3,
@@ -115,27 +111,6 @@ export class WebSocketSource implements LiveSource {
       s.close(1000, "bye");
     }
     this.fallbackSource?.stop();
-  }
-
-  subscribe(fn: (s: Summary) => void): () => void {
-    this.summaryListeners.add(fn);
-    return () => this.summaryListeners.delete(fn);
-  }
-
-  onState(fn: (s: ConnectionState) => void): () => void {
-    this.stateListeners.add(fn);
-    return () => this.stateListeners.delete(fn);
-  }
-
-  private setState(s: ConnectionState): void {
-    if (s === this.state) return;
-    this.state = s;
-    for (const fn of this.stateListeners) fn(s);
-  }
-
-  private emit(s: Summary): void {
-    this.latest = s;
-    for (const fn of this.summaryListeners) fn(s);
   }
 
   private loadSeed(): void {
