@@ -182,6 +182,17 @@ class Node:
     def _write_checkpoint(self, clean: bool = False) -> None:
         self.checkpoint.write(now=self.clock(), readings=self.cache.summary(), clean=clean)
 
+    async def _checkpoints(self, every: float) -> None:
+        """Write the checkpoint every ``every`` s: the readings are taken on the loop (the
+        cache is the loop's), the fsync'd write happens on a worker thread."""
+        while True:
+            await asyncio.sleep(every)
+            readings = self.cache.summary()
+            try:
+                await asyncio.to_thread(self.checkpoint.write, now=self.clock(), readings=readings)
+            except OSError:
+                log.exception("could not write the runtime checkpoint")
+
     def _maintain(self) -> None:
         self.store.maintain(self.clock())
 
@@ -214,7 +225,7 @@ class Node:
             spawn(self.cache.run(self._cache_sub), name="status-cache"),
             spawn(self.sampler.run(), name="sampler"),
             spawn(
-                self._periodic(s.state.checkpoint_interval_s, self._write_checkpoint),
+                self._checkpoints(s.state.checkpoint_interval_s),
                 name="checkpoint",
             ),
             spawn(self._periodic(5.0, self._maintain, in_thread=True), name="maintenance"),

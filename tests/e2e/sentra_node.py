@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # bench/web_budget.py imports this module by path
+    sys.path.insert(0, str(ROOT))
+
+from tests.nodeproc import SENTRA, free_port  # noqa: E402
+
 WEBUI_INDEX = ROOT / "src" / "sentra" / "webui" / "index.html"
 CHROMIUM = Path(os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -34,13 +38,7 @@ CHROMIUM_ARGS = [
 
 def sentra_script() -> Path:
     """The `sentra` console script installed beside this interpreter."""
-    return Path(sys.executable).with_name("sentra")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return Path(SENTRA)
 
 
 @dataclass
