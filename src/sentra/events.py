@@ -94,7 +94,16 @@ class Spans(msgspec.Struct, frozen=True):
     spans: list[Span]
 
 
-Event = Samples | CollectorStatus | Logs | Spans
+class RolloutEvent(msgspec.Struct, frozen=True):
+    """A rollout's decision (topic ``rollout.decision.<name>``) or its new state (topic
+    ``rollout.state.<name>``); ``data`` is the JSON the API serves for it."""
+
+    source: str  # the rollout's name
+    ts: float
+    data: dict[str, Any]
+
+
+Event = Samples | CollectorStatus | Logs | Spans | RolloutEvent
 
 SEVERITY_NUMBERS = {"TRACE": 1, "DEBUG": 5, "INFO": 9, "WARN": 13, "ERROR": 17, "FATAL": 21}
 

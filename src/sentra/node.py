@@ -36,10 +36,12 @@ from sentra.events import Samples
 from sentra.ingest.dedupe import Deduper
 from sentra.ingest.pipeline import Ingestor, Job
 from sentra.live.hub import LiveHub
+from sentra.rollout.controller import RolloutController
 from sentra.state.layout import Layout
 from sentra.state.logfile import setup_logging
 from sentra.state.runtime import Checkpoint
 from sentra.store.sqlite import SqliteStore, Tier
+from sentra.store.sqlite.rollouts import RolloutStore
 
 log = logging.getLogger("sentra.node")
 
@@ -140,6 +142,15 @@ class Node:
         self._collect_sub = self.bus.subscribe("metrics.collect.>", name="store", maxsize=100_000)
         self._cache_sub = self.bus.subscribe(">", name="status-cache", maxsize=10_000)
         self.hub = LiveHub(self.bus, settings.live, clock=clock)
+        self.rollout_store = RolloutStore(settings.db_path)
+        self.controller = RolloutController(
+            self.rollout_store,
+            bus=self.bus,
+            telemetry=self.store,
+            ingestor=self.ingestor,
+            clock=clock,
+        )
+        self.controller.load()
         self.ctx = ApiContext(
             settings=settings,
             layout=self.layout,
@@ -151,6 +162,7 @@ class Node:
             previous_run_unclean=self.previous_run_unclean,
             clock=clock,
             hub=self.hub,
+            rollouts=self.controller,
         )
         self.app = create_app(self.ctx)
         load_preferences(self.ctx)  # a damaged file is reported now, not on first use
@@ -230,6 +242,7 @@ class Node:
             ),
             spawn(self._periodic(5.0, self._maintain, in_thread=True), name="maintenance"),
             spawn(self.hub.run(), name="live-hub"),
+            spawn(self.controller.run(), name="rollout-controller"),
         ]
         serve = spawn(server.serve(sockets=[sock] if sock else None), name="http")
         while not server.started and not serve.done():  # noqa: ASYNC110 - uvicorn has no event
@@ -268,6 +281,7 @@ class Node:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.controller.close()
         self.hub.close()
         self.sampler.close()
         while (item := self._collect_sub.get_nowait()) is not None:  # ticks not yet handed on
@@ -282,6 +296,7 @@ class Node:
         await self.bus.close()
         self.store.close()
         self.tokens.close()
+        self.rollout_store.close()
         log.info("sentra stopped cleanly")
         logging.getLogger().removeHandler(self._log_handler)
         self._log_handler.close()

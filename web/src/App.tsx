@@ -5,11 +5,14 @@ import { Nav } from "./components/Nav";
 import { AppContext, type AppServices } from "./context";
 import { SeriesBuffers } from "./live/buffers";
 import { PollingSource } from "./live/source";
+import { DECISIONS_QUERY, type DecisionFeedOptions } from "./live/decisions";
 import { liveUrl, OVERVIEW_QUERY, WebSocketSource } from "./live/websocket";
 import { isSparkMetric } from "./model/summary";
 import { History } from "./pages/History";
 import { NotFound } from "./pages/NotFound";
 import { Overview } from "./pages/Overview";
+import { RolloutDetail } from "./pages/RolloutDetail";
+import { Rollouts } from "./pages/Rollouts";
 import { SignIn } from "./pages/SignIn";
 import { Storage } from "./pages/Storage";
 import { navigate, useLocationPath } from "./router";
@@ -19,6 +22,22 @@ const API_BASE = (import.meta.env.VITE_API_BASE_URL as string | undefined) ?? ""
 const tokenStore = sessionTokenStore();
 // Read #token=… before anything renders, then drop it from the address bar.
 adoptTokenFromLocation(tokenStore);
+// The rollout pages' live feed (kinds=decisions); one object so their effects keep it.
+const rolloutFeed: DecisionFeedOptions = {
+  url: liveUrl(API_BASE, DECISIONS_QUERY),
+  getToken: () => tokenStore.get(),
+};
+
+/** "/rollouts/<name>" → name (undefined for other paths or a malformed escape). */
+function rolloutName(pathname: string): string | undefined {
+  const m = /^\/rollouts\/([^/]+)\/?$/.exec(pathname);
+  if (!m) return undefined;
+  try {
+    return decodeURIComponent(m[1]!);
+  } catch {
+    return undefined;
+  }
+}
 
 export function App() {
   const { pathname, search } = useLocationPath();
@@ -111,12 +130,15 @@ export function App() {
     ? { api, live: session.live, buffers: session.buffers, theme, palette, prefillOnce: session.prefillOnce }
     : null;
 
+  const rollout = rolloutName(pathname);
   let page;
   if (pathname === "/signin" || !services) {
     page = <SignIn api={api} message={signInMessage} onSignedIn={onSignedIn} />;
   } else if (pathname === "/") page = <Overview />;
   else if (pathname === "/history") page = <History />;
   else if (pathname === "/settings/storage" || pathname === "/settings") page = <Storage />;
+  else if (pathname === "/rollouts" || pathname === "/rollouts/") page = <Rollouts feed={rolloutFeed} />;
+  else if (rollout !== undefined) page = <RolloutDetail key={rollout} name={rollout} feed={rolloutFeed} />;
   else page = <NotFound />;
 
   return (

@@ -18,6 +18,7 @@ from sentra.api import (
     preferences,
     problems,
     records,
+    rollouts,
     static,
     storage,
 )
@@ -77,5 +78,6 @@ def create_app(ctx: ApiContext, *, webui: Path | None = None) -> FastAPI:
     app.include_router(records.router)
     app.include_router(live.router)
     app.include_router(otlp.router)
+    app.include_router(rollouts.router)
     app.include_router(static.router)
     return app

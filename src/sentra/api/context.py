@@ -30,3 +30,4 @@ class ApiContext:
     clock: Callable[[], float] = time.time
     counters: dict[str, Any] = field(default_factory=dict)
     hub: Any = None
+    rollouts: Any = None  # the RolloutController, when the node runs one

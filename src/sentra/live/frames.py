@@ -122,7 +122,8 @@ def item_for(kind: str, topic: str, event: Event, subset: list[Any] | None) -> m
         )
     src = getattr(event, "source", "")
     ts = getattr(event, "ts", 0.0)
-    return OtherItem(kind, topic, src if isinstance(src, str) else "", float(ts), event)
+    data = getattr(event, "data", event)  # RolloutEvent: its JSON, not the envelope again
+    return OtherItem(kind, topic, src if isinstance(src, str) else "", float(ts), data)
 
 
 class Selector:

@@ -98,17 +98,19 @@ export class ApiClient {
   async request<T>(
     method: string,
     path: string,
-    opts: { query?: Query; token?: string | null; signal?: AbortSignal } = {},
+    opts: { query?: Query; token?: string | null; signal?: AbortSignal; body?: unknown } = {},
   ): Promise<T> {
     const token = opts.token !== undefined ? opts.token : this.opts.getToken();
     const headers: Record<string, string> = { Accept: "application/json" };
     if (token) headers.Authorization = `Bearer ${token}`;
+    if (opts.body !== undefined) headers["Content-Type"] = "application/json";
     const fetchImpl = this.opts.fetchImpl ?? fetch;
     let res: Response;
     try {
       res = await fetchImpl(this.url(path, opts.query), {
         method,
         headers,
+        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
         signal: opts.signal,
         cache: "no-store",
       });

@@ -79,3 +79,25 @@ export interface CacheClearResult {
 export interface HistoryDeleteResult {
   deleted: number;
 }
+
+/** One stored span (GET /api/v1/traces/{id}); times are unix seconds. */
+export interface TraceSpan {
+  trace_id: string;
+  span_id: string;
+  parent_id: string;
+  service: string;
+  version: string;
+  name: string;
+  kind: string;
+  start: number;
+  end: number;
+  duration_ms: number;
+  status: "ok" | "error" | "unset" | (string & {});
+  status_message: string;
+  attributes: Record<string, unknown>;
+}
+
+export interface TraceResponse {
+  trace_id: string;
+  spans: TraceSpan[];
+}

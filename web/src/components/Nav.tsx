@@ -7,6 +7,7 @@ import { ConnectionIndicator } from "./ConnectionIndicator";
 const LINKS = [
   { to: "/", label: "Overview" },
   { to: "/history", label: "History" },
+  { to: "/rollouts", label: "Rollouts" },
   { to: "/settings/storage", label: "Storage" },
 ];
 
@@ -47,7 +48,7 @@ export function Nav({ pathname, live, theme, onTheme, onSignOut }: NavProps) {
                 key={l.to}
                 to={l.to}
                 className="nav-link"
-                aria-current={pathname === l.to ? "page" : undefined}
+                aria-current={pathname === l.to || (l.to === "/rollouts" && pathname.startsWith("/rollouts/")) ? "page" : undefined}
               >
                 {l.label}
               </Link>

@@ -102,6 +102,35 @@ MIGRATIONS: list[str] = [
         payload TEXT NOT NULL
     );
     """,
+    # 3: guarded rollouts: the spec and persisted state of each, and every decision taken;
+    #    covering indexes for the per-version span and log queries of rollout gates.
+    """
+    CREATE TABLE rollouts (
+        name TEXT PRIMARY KEY,
+        spec_json TEXT NOT NULL,
+        spec_yaml TEXT NOT NULL,
+        state_json TEXT NOT NULL,
+        phase TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE decisions (
+        id INTEGER PRIMARY KEY,
+        rollout TEXT NOT NULL,
+        ts REAL NOT NULL,
+        kind TEXT NOT NULL,
+        from_phase TEXT NOT NULL,
+        to_phase TEXT NOT NULL,
+        step_index INTEGER NOT NULL,
+        weights TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        evidence TEXT NOT NULL
+    );
+    CREATE INDEX decisions_by_rollout ON decisions(rollout, id);
+    CREATE INDEX spans_by_version ON spans(service, version, kind, start_ms, duration_ms, status);
+    CREATE INDEX logs_by_version ON logs(service, version, ts_ms, severity_number);
+    """,
 ]
 
 
