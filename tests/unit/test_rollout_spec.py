@@ -83,6 +83,9 @@ def test_cross_field_rules_explain_themselves():
         i[3] for i in issues(SEED.replace("slo:", "steps: [{weight: 30}, {weight: 20}]\nslo:"))
     ]
     assert "must increase" in msg
+    text = SEED.replace("slo:", "steps:\n  - {weight: 30}\n  - {weight: 20}\nslo:")
+    ((line, _col, path, _msg),) = issues(text)
+    assert (line, path) == (5, "steps.1.weight")
     no_source = SEED + "gates: [{name: lag, source: prom, query: 'up', max: 1}]\n"
     assert "define it under sources" in issues(no_source)[0][3]
     nothing = "name: a\ntarget: {service: s, stable: a, canary: b}\n"

@@ -14,6 +14,8 @@ from rich.table import Table
 
 from sentra import __version__
 from sentra.cli.common import ConfigOpt, DataDirOpt, console, out, settings_or_exit
+from sentra.cli.demo import app as demo_app
+from sentra.cli.rollout import app as rollout_app
 from sentra.cli.token import app as token_app
 from sentra.config import env_name, iter_fields
 
@@ -25,6 +27,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(token_app, name="token")
+app.add_typer(rollout_app, name="rollout")
+app.add_typer(demo_app, name="demo")
 
 
 @app.command()

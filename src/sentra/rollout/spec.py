@@ -286,41 +286,6 @@ class RolloutSpec(_Model):
             )
         return v
 
-    @model_validator(mode="after")
-    def _consistent(self) -> RolloutSpec:
-        weights = [s.weight for s in self.steps]
-        for a, b in itertools.pairwise(weights):
-            if b <= a:
-                raise ValueError(f"step weights must increase: {b} follows {a}")
-        if self.target.baseline:
-            over = [w for w in weights[:-1] if w > 50] + (
-                [weights[-1]] if 50 < weights[-1] < 100 else []
-            )
-            if over:
-                raise ValueError(
-                    "with a baseline the canary and the baseline get the same weight, so a "
-                    f"step can give the canary at most 50% (or 100% at the end), not {over[0]}%"
-                )
-        known = {"builtin", *self.sources}
-        for gate in self.all_gates:
-            if gate.source not in known:
-                raise ValueError(f"gate {gate.name!r} uses source {gate.source!r}: {_hint(known)}")
-        names = [g.name for g in self.all_gates]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise ValueError(f"gate names must be unique: {', '.join(dup)} appears twice")
-        if self.judge:
-            for m in self.judge.metrics:
-                if m.source not in known:
-                    raise ValueError(
-                        f"judge metric {m.name!r} uses source {m.source!r}: {_hint(known)}"
-                    )
-        if not self.all_gates and not self.judge:
-            raise ValueError(
-                "a rollout needs something to judge it by: gates, a judge, or the slo block"
-            )
-        return self
-
     # Derived views ------------------------------------------------------------------
 
     @property
@@ -372,6 +337,56 @@ class RolloutSpec(_Model):
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = self.model_dump(mode="json", by_alias=True, exclude_defaults=False)
         return data
+
+
+def cross_check(spec: RolloutSpec) -> list[tuple[tuple[int | str, ...], str]]:
+    """Rules that span fields, each with the path of the field it is about."""
+    problems: list[tuple[tuple[int | str, ...], str]] = []
+    weights = [s.weight for s in spec.steps]
+    for i, (a, b) in enumerate(itertools.pairwise(weights), start=1):
+        if b <= a:
+            problems.append(
+                (("steps", i, "weight"), f"step weights must increase: {b} follows {a}")
+            )
+    if spec.target.baseline:
+        for i, w in enumerate(weights):
+            if w > 50 and not (i == len(weights) - 1 and w == 100):
+                problems.append(
+                    (
+                        ("steps", i, "weight"),
+                        "with a baseline the canary and the baseline get the same weight, so a "
+                        f"step can give the canary at most 50% (or 100% at the end), not {w}%",
+                    )
+                )
+    known = {"builtin", *spec.sources}
+    for i, gate in enumerate(spec.gates):
+        if gate.source not in known:
+            problems.append(
+                (
+                    ("gates", i, "source"),
+                    f"gate {gate.name!r} uses source {gate.source!r}: {_hint(known)}",
+                )
+            )
+    names = [g.name for g in spec.all_gates]
+    for i, gate in enumerate(spec.gates):
+        if names.count(gate.name) > 1:
+            problems.append(
+                (("gates", i, "name"), f"gate names must be unique: {gate.name!r} is used twice")
+            )
+    if spec.judge:
+        for i, m in enumerate(spec.judge.metrics):
+            if m.source not in known:
+                problems.append(
+                    (
+                        ("judge", "metrics", i, "source"),
+                        f"judge metric {m.name!r} uses source {m.source!r}: {_hint(known)}",
+                    )
+                )
+    if not spec.all_gates and not spec.judge:
+        problems.append(
+            ((), "a rollout needs something to judge it by: gates, a judge, or the slo block")
+        )
+    return problems
 
 
 def json_schema() -> dict[str, Any]:
@@ -498,7 +513,7 @@ def validate(data: Any, positions: _Positions | None = None) -> RolloutSpec:
     if not isinstance(data, dict):
         raise SpecError([SpecIssue(1, 1, "", "a rollout spec is a mapping of fields")])
     try:
-        return RolloutSpec.model_validate(data)
+        spec = RolloutSpec.model_validate(data)
     except ValidationError as exc:
         issues = []
         for err in exc.errors():
@@ -506,6 +521,14 @@ def validate(data: Any, positions: _Positions | None = None) -> RolloutSpec:
             line, col = positions.find(loc) if positions else (0, 0)
             issues.append(SpecIssue(line, col, ".".join(str(p) for p in loc), _message(err)))
         raise SpecError(issues) from None
+    problems = cross_check(spec)
+    if problems:
+        issues = []
+        for loc, message in problems:
+            line, col = positions.find(loc) if positions else (0, 0)
+            issues.append(SpecIssue(line, col, ".".join(str(p) for p in loc), message))
+        raise SpecError(issues)
+    return spec
 
 
 def load_spec(text: str) -> RolloutSpec:
