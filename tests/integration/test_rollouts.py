@@ -224,3 +224,26 @@ def test_viewer_can_read_but_not_steer(node, tmp_path):
     h = {"Authorization": f"Bearer {viewer}"}
     assert httpx.get(f"{proc.url}/api/v1/rollouts/ro", headers=h).status_code == 200
     assert httpx.post(f"{proc.url}/api/v1/rollouts/ro/abort", headers=h).status_code == 403
+
+
+def test_judge_only_mode_answers_argo_and_flagger_without_moving_traffic(node):
+    with client(node) as c:
+        apply(c, spec("judged", actuator="{type: external}"))
+        t = traffic(node, "judged")
+        try:
+            wait_for(
+                lambda: c.get("/api/v1/rollouts/judged/verdict").json()["verdict"] == "pass", 20
+            )
+            assert c.post("/api/v1/rollouts/judged/check", json={"name": "x"}).status_code == 200
+            t.behaviour["v2"] = Behaviour(error_rate=0.5)
+            wait_for(
+                lambda: c.get("/api/v1/rollouts/judged/verdict").json()["verdict"] == "fail", 20
+            )
+        finally:
+            t.stop()
+        check = c.post("/api/v1/rollouts/judged/check")
+        assert check.status_code == 412
+        assert check.headers["content-type"].startswith("application/problem+json")
+        assert "fails" in check.json()["detail"]
+        # Sentra never advanced a step on its own: only the start and the rollback.
+        assert kinds(c, "judged")[:2] == ["start", "rollback"]

@@ -128,12 +128,25 @@ class RolloutController:
     # The loop --------------------------------------------------------------------------
 
     async def run(self) -> None:
-        while True:
-            now = self.clock()
-            due = [rt for rt in self._runtimes.values() if rt.due <= now and not rt.lock.locked()]
-            if due:
-                await asyncio.gather(*(self._converge(rt) for rt in due))
-            await asyncio.sleep(self.tick_s)
+        """Start each due rollout's evaluation as its own task, so a slow source or actuator
+        of one rollout never delays another's rollback."""
+        busy: dict[str, asyncio.Task[None]] = {}
+        try:
+            while True:
+                now = self.clock()
+                for name, rt in list(self._runtimes.items()):
+                    task = busy.get(name)
+                    if rt.due <= now and (task is None or task.done()):
+                        busy[name] = asyncio.get_running_loop().create_task(
+                            self._converge(rt), name=f"rollout-{name}"
+                        )
+                for name in [n for n, t in busy.items() if t.done()]:
+                    busy.pop(name)
+                await asyncio.sleep(self.tick_s)
+        finally:
+            for task in busy.values():
+                task.cancel()
+            await asyncio.gather(*busy.values(), return_exceptions=True)
 
     async def close(self) -> None:
         for task in list(self._background):
