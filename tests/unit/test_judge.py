@@ -225,4 +225,39 @@ def test_bad_input_is_refused_with_a_message_that_names_the_metric():
 
 def test_judge_metric_is_usable_alone_at_a_given_alpha():
     m = judge_metric(ERRORS, CountData(300, 10_000, 100, 10_000), 0.001)
-    assert m.verdict == "fail" and m.stats["threshold_e"] == pytest.approx(2000)
+    assert m.verdict == "fail" and m.stats["threshold_e"] == pytest.approx(1 / (0.9 * 0.001))
+
+
+def test_healthy_heavy_tailed_canaries_under_a_shared_spike_are_rolled_back_at_most_alpha():
+    """Student-t(3) log-latencies, a 10 s x3 latency and x10 error spike in both arms, a 1:3
+    traffic split, judged every 10 s: the whole judge (both metrics) stays under alpha."""
+    rng = np.random.default_rng(41)
+    alpha, runs, rolled_back = 0.05, 150, 0
+    for _ in range(runs):
+        t_c, t_b = np.sort(rng.uniform(0, 60, 600)), np.sort(rng.uniform(0, 60, 1800))
+        start = rng.uniform(5, 45)
+
+        def arm(t: np.ndarray, start: float = start) -> tuple[np.ndarray, np.ndarray]:
+            spike = (t > start) & (t < start + 10)
+            lat = np.exp(math.log(0.1) + 0.5 * rng.standard_t(3, t.size))
+            err = rng.random(t.size) < np.where(spike, 0.1, 0.01)
+            return lat * np.where(spike, 3.0, 1.0), err
+
+        (lat_c, err_c), (lat_b, err_b) = arm(t_c), arm(t_b)
+        for t in range(10, 61, 10):
+            c, b = t_c < t, t_b < t
+            items = [
+                (ERRORS, CountData(err_c[c].sum(), c.sum(), err_b[b].sum(), b.sum())),
+                (LATENCY, ContinuousData(lat_c[c], lat_b[b])),
+            ]
+            if judge(items, alpha=alpha).verdict == "fail":
+                rolled_back += 1
+                break
+    assert rolled_back / runs <= alpha
+
+
+def test_a_count_fail_is_the_e_value_reaching_its_threshold():
+    for k in range(0, 80, 4):
+        m = judge_metric(ERRORS, CountData(k, 5000, 20, 5000), 0.005)
+        reached = m.e_value is not None and m.e_value >= m.stats["threshold_e"] * (1 - 1e-6)
+        assert (m.verdict == "fail") == reached, k

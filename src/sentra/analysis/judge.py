@@ -20,13 +20,14 @@ judged). alpha is split evenly over the metrics of the call (Bonferroni).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
+from sentra.analysis import quantile_test as qt
 from sentra.analysis import sequential as sq
 
 if TYPE_CHECKING:
@@ -271,9 +272,11 @@ def _judge_count(metric: JudgeMetric, d: CountData, alpha: float) -> MetricVerdi
     few = _few(metric, d.canary_trials, d.baseline_trials)
     if few is not None:
         return few
+    side_alpha = alpha / 2 if metric.direction == "either" else alpha  # one test per side
     cs = sq.rate_ratio_cs(
-        d.canary_events, d.canary_trials, d.baseline_events, d.baseline_trials, alpha
+        d.canary_events, d.canary_trials, d.baseline_events, d.baseline_trials, side_alpha
     )
+    threshold = sq.count_threshold(side_alpha)
     down, up = bounds(metric)
     log_e_inc = sq.count_log_e(d.canary_events, d.baseline_events, cs, up, upward=True)
     log_e_dec = sq.count_log_e(d.canary_events, d.baseline_events, cs, down, upward=False)
@@ -292,10 +295,10 @@ def _judge_count(metric: JudgeMetric, d: CountData, alpha: float) -> MetricVerdi
         "trials_share": cs.requests.estimate,
         "events_share": cs.events.estimate,
         "log_e": log_e,
-        "threshold_e": 2.0 / alpha,
+        "threshold_e": threshold,
         "alpha": alpha,
     }
-    level = f"{fmt(100 * (1 - alpha))}%"
+    level = f"{fmt(100 * (1 - side_alpha))}%"
     head = (
         f"{metric.name}: canary {fmt(100 * rate_c)}% ({fmt_n(d.canary_events)} of "
         f"{fmt_n(d.canary_trials)}) vs baseline {fmt(100 * rate_b)}% "
@@ -307,7 +310,7 @@ def _judge_count(metric: JudgeMetric, d: CountData, alpha: float) -> MetricVerdi
         rule = "cs-beyond-floor"
         tail = (
             f". The whole interval is beyond the floor {floor_words(metric)}; e-value "
-            f"{fmt(e_of(log_e))} >= {fmt(2 / alpha)}, so the rise is real: fail."
+            f"{fmt(e_of(log_e))} >= {fmt(threshold)}, so the change is real: fail."
         )
     elif harmless(metric, cs.lo, cs.hi):
         verdict, rule = "pass", "cs-within-floor"
@@ -316,7 +319,7 @@ def _judge_count(metric: JudgeMetric, d: CountData, alpha: float) -> MetricVerdi
         verdict, rule = "inconclusive", "cs-straddles-floor"
         tail = (
             f". The interval still reaches past the floor {floor_words(metric)} "
-            f"(e-value {fmt(e_of(log_e))}, needs {fmt(2 / alpha)}): keep watching."
+            f"(e-value {fmt(e_of(log_e))}, needs {fmt(threshold)}): keep watching."
         )
     effect = None if math.isnan(cs.estimate) else cs.estimate
     return MetricVerdict(
@@ -374,6 +377,10 @@ def _judge_continuous(metric: JudgeMetric, d: ContinuousData, alpha: float) -> M
         occ = sq.occupied(cc, bc, n_edges=int(edges.size))
         q_c = sq.quantile_cs_binned(edges, cc, qs, alpha_q)
         q_b = sq.quantile_cs_binned(edges, bc, qs, alpha_q)
+
+        def shift(p: float, f: float, upward: bool, a: float) -> float:
+            return qt.shift_log_e_binned(edges, cc, bc, p, f, upward=upward, alpha=a)
+
     else:
         c, b = _as_array(d.canary), _as_array(d.baseline)
         n_c, n_b = float(c.size), float(b.size)
@@ -384,8 +391,40 @@ def _judge_continuous(metric: JudgeMetric, d: ContinuousData, alpha: float) -> M
         occ = sq.occupied(gc, gb, n_edges=sq.GRID_CELLS - 1)
         q_c = sq.quantile_cs_raw(c, qs, alpha_q)
         q_b = sq.quantile_cs_raw(b, qs, alpha_q)
+        raw = qt.RawCells.of(c, b)
+
+        def shift(p: float, f: float, upward: bool, a: float) -> float:
+            return qt.shift_log_e_raw(raw, p, f, upward=upward, alpha=a)
+
     log_e = sq.equality_log_e(occ.canary, occ.baseline, occ.n_edges, occ.gaps)
-    return _continuous_verdict(metric, alpha, n_c, n_b, log_e, q_c, q_b)
+    shifts = _shift_tests(metric, qs, alpha, shift)
+    return _continuous_verdict(metric, alpha, n_c, n_b, log_e, q_c, q_b, shifts)
+
+
+ShiftFn = Callable[[float, float, bool, float], float]
+
+
+def _shift_tests(
+    metric: JudgeMetric, qs: tuple[float, ...], alpha: float, shift: ShiftFn
+) -> list[tuple[float, float]]:
+    """Per quantile: (log e of the pooled quantile test, log of its threshold).
+
+    alpha is split over the quantiles, and over the two sides for "either" (union bound):
+    a harmful change needs only one quantile beyond the floor.
+    """
+    down, up = bounds(metric)
+    sides = 2 if metric.direction == "either" else 1
+    a = alpha / (len(qs) * sides)
+    threshold = math.log(1.0 / a)
+    out = []
+    for p in qs:
+        best = -math.inf
+        if metric.direction in ("increase", "either"):
+            best = shift(p, up - 1.0, True, a)
+        if metric.direction in ("decrease", "either"):
+            best = max(best, shift(p, 1.0 - down, False, a))
+        out.append((best, threshold))
+    return out
 
 
 def _ratio(q_c: sq.QuantileCS, q_b: sq.QuantileCS) -> tuple[float, float, float]:
@@ -407,10 +446,11 @@ def _continuous_verdict(
     log_e: float,
     q_c: list[sq.QuantileCS],
     q_b: list[sq.QuantileCS],
+    shifts: list[tuple[float, float]],
 ) -> MetricVerdict:
     ratios = [_ratio(c, b) for c, b in zip(q_c, q_b, strict=True)]
     stats: dict[str, float] = {"log_e": log_e, "threshold_e": 1.0 / alpha, "alpha": alpha}
-    for c, b, (est, lo, hi) in zip(q_c, q_b, ratios, strict=True):
+    for c, b, (est, lo, hi), (s_log_e, s_thr) in zip(q_c, q_b, ratios, shifts, strict=True):
         key = _qname(c.p)
         stats.update(
             {
@@ -419,9 +459,11 @@ def _continuous_verdict(
                 f"{key}_ratio": est,
                 f"{key}_ratio_lo": lo,
                 f"{key}_ratio_hi": hi,
+                f"{key}_shift_log_e": s_log_e,
+                f"{key}_shift_threshold_e": e_of(s_thr),
             }
         )
-    beyond = [i for i, (_e, lo, hi) in enumerate(ratios) if harmful_side(metric, lo, hi)]
+    beyond = [i for i, (s_log_e, s_thr) in enumerate(shifts) if s_log_e >= s_thr]
     rejects = log_e >= math.log(1.0 / alpha)
     down, up = bounds(metric)
 
@@ -434,7 +476,8 @@ def _continuous_verdict(
         return max(inc, dec)
 
     if rejects and beyond:
-        pick, verdict, rule = max(beyond, key=badness), "fail", "e-value>=1/alpha"
+        pick = max(beyond, key=lambda i: shifts[i][0] - shifts[i][1])
+        verdict, rule = "fail", "e-value>=1/alpha"
     else:
         pick = max(range(len(ratios)), key=badness)
         if all(harmless(metric, lo, hi) for _e, lo, hi in ratios):
@@ -445,6 +488,7 @@ def _continuous_verdict(
             verdict, rule = "inconclusive", "cs-straddles-floor"
     est, lo, hi = ratios[pick]
     name = _qname(q_c[pick].p)
+    s_e, s_thr = e_of(shifts[pick][0]), e_of(shifts[pick][1])
     level = f"{fmt(100 * (1 - alpha / (2 * len(ratios))))}%"
     parts = [
         f"{_qname(c.p)} {fmt(c.estimate)} vs {fmt(b.estimate)}"
@@ -457,7 +501,7 @@ def _continuous_verdict(
     )
     tails = {
         "e-value>=1/alpha": f". The distributions differ and the {name} is beyond the floor "
-        f"{floor_words(metric)}: fail.",
+        f"{floor_words(metric)} (pooled {name} test e-value {fmt(s_e)} >= {fmt(s_thr)}): fail.",
         "cs-within-floor": f". Every quantile ratio is within the floor {floor_words(metric)}: "
         "pass.",
         "differs-within-floor": ". The distributions differ, but no quantile is yet clearly "

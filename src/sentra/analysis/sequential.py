@@ -14,9 +14,10 @@ as one that replays the events one by one.
 
 The judge uses it three ways (see docs/judge.md for the derivations):
 
-* ``bernoulli_cs``: the canary's share of requests, or of errors (Lindon & Malek 2022:
-  conditioned on events, each event's arm label is Bernoulli with a share that a shared,
-  time-varying load lambda(t) does not move);
+* ``bernoulli_cs``: a two-sided CS for a share (Beta(1/2, 1/2)); ``rate_ratio_cs`` bounds
+  the canary's share of requests and of errors with the one-sided odds-ratio mixtures of
+  ``oddsmix`` instead (Lindon & Malek 2022: conditioned on events, each event's arm label is
+  Bernoulli with a share that a shared, time-varying load lambda(t) does not move);
 * ``rank_bounds``: the ranks that an anytime-valid CS for a quantile can take (inverting the
   CS of P(X <= q));
 * ``equality_log_e``: an e-process for "same distribution in both arms" over a fixed grid of
@@ -31,6 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+
+from sentra.analysis import oddsmix as om
 
 PRIOR = 0.5
 """Beta(1/2, 1/2) mixing prior: close to optimal both near 0/1 (sparse errors) and at 1/2."""
@@ -155,6 +158,17 @@ class RatioCS:
     events: ShareCS
 
 
+SPLIT_ALPHA_SHARE = 0.1
+"""Part of a count test's alpha spent on the traffic share (known far better than the error
+share: thousands of requests against tens of errors); the rest goes to the error share."""
+
+
+def _share_cs(x: float, n: float, alpha: float, up: om.Mixture) -> ShareCS:
+    lo = om.bound(x, n, alpha, up)
+    hi = om.bound(x, n, alpha, up.flipped())
+    return ShareCS(safe_ratio(x, n), om.share_of(lo), om.share_of(hi))
+
+
 def rate_ratio_cs(
     canary_events: float,
     canary_trials: float,
@@ -162,15 +176,21 @@ def rate_ratio_cs(
     baseline_trials: float,
     alpha: float,
 ) -> RatioCS:
-    """CS for R = p_c / p_b = odds(events share) / odds(trials share), at level alpha.
+    """CS for R = p_c / p_b = odds(events share) / odds(trials share); each END at level alpha.
 
-    The canary's share of trials and its share of events each get a CS at alpha/2; R is a
-    monotone function of the pair, so the box of the two CSs maps onto an interval for R
-    that covers it whenever both cover (union bound: both at once with probability >= 1 -
-    alpha, at every look).
+    The lower end uses the upper bound of the trials share (at alpha * SPLIT_ALPHA_SHARE) and
+    the lower bound of the events share (the rest of alpha), both one-sided odds-ratio
+    mixtures (``oddsmix``); R is increasing in the events share and decreasing in the trials
+    share, so P(R is ever below the lower end) <= alpha (union bound over the two one-sided
+    bounds), and the same for the upper end with the other two bounds. The interval as a
+    whole covers R at every look with probability >= 1 - 2 alpha.
     """
-    req = bernoulli_cs(canary_trials, canary_trials + baseline_trials, alpha / 2)
-    ev = bernoulli_cs(canary_events, canary_events + baseline_events, alpha / 2)
+    a_req = alpha * SPLIT_ALPHA_SHARE
+    a_ev = alpha - a_req
+    n_req = canary_trials + baseline_trials
+    n_ev = canary_events + baseline_events
+    req = _share_cs(canary_trials, n_req, a_req, om.SPLIT_UP)
+    ev = _share_cs(canary_events, n_ev, a_ev, om.ERROR_UP)
     rate_c = safe_ratio(canary_events, canary_trials)
     rate_b = safe_ratio(baseline_events, baseline_trials)
     estimate = safe_ratio(rate_c, rate_b)
@@ -185,6 +205,11 @@ def rate_ratio_cs(
     )
 
 
+def count_threshold(alpha: float) -> float:
+    """The e-value the events share must reach for a count fail at level alpha."""
+    return 1.0 / (alpha * (1.0 - SPLIT_ALPHA_SHARE))
+
+
 def count_log_e(
     canary_events: float,
     baseline_events: float,
@@ -193,22 +218,21 @@ def count_log_e(
     *,
     upward: bool,
 ) -> float:
-    """log e-value of a count metric against the harmful-side null ``R == bound``.
+    """log e-value of a count metric against the harmful-side null ``R <= bound``.
 
-    It is log BF of the events share at rho*, the events share that ``R == bound`` implies
-    at the end of the trials CS closest to the data; reported as <= 0 when the estimate is
-    on the harmless side of rho*. ``ratio.lo > bound`` (fail) is the same event as this
-    reaching log(2/alpha) with the estimate on the harmful side.
+    The one-sided odds-ratio mixture of the events share (``oddsmix.ERROR_UP``, or its
+    mirror for "decrease") at rho*, the events share that ``R == bound`` implies at the end of
+    the trials bound that favours the null. The mixture is monotone in rho*, so
+    ``ratio.lo > bound`` (fail) is the same event as this reaching
+    ``log count_threshold(alpha)`` (tested).
     """
-    req = ratio.requests.hi if upward else ratio.requests.lo
-    rho = share_of_odds(bound * odds(req))
     n = canary_events + baseline_events
-    if n <= 0:
+    if n <= 0 or (bound <= 0.0 and not upward):
         return 0.0
-    value = log_bf(canary_events, n, rho)
-    mle = canary_events / n
-    harmful = mle > rho if upward else mle < rho
-    return value if harmful else min(value, 0.0)
+    req = ratio.requests.hi if upward else ratio.requests.lo
+    theta = om.theta_of(req) + math.log(bound) if bound > 0 else -math.inf
+    mix = om.ERROR_UP if upward else om.ERROR_UP.flipped()
+    return om.log_mix1(canary_events, n, theta, mix)
 
 
 def rank_bounds(n: int, p: float, alpha: float) -> tuple[int, int]:
@@ -262,6 +286,12 @@ def _log_marginals(x: NDArray[np.float64], n: NDArray[np.float64]) -> NDArray[np
     return np.asarray(out, dtype=np.float64)
 
 
+FULL_WEIGHT = 0.25
+"""Weight of the full partition in the equality e-process; the two-cell splits share the
+rest. The splits are what shifts and tail stretches light up; the full partition (a free
+share per cell) is kept for odd shape changes."""
+
+
 def equality_log_e(
     canary: Sequence[float] | NDArray[np.float64],
     baseline: Sequence[float] | NDArray[np.float64],
@@ -278,8 +308,8 @@ def equality_log_e(
     together) each observation's arm label is Bernoulli(rho) in every bin, rho unknown.
     Alternatives, each a product of Beta-Bernoulli mixtures over a partition of the bins:
 
-    * the full partition (one free share per bin), weight 1/2;
-    * for every grid edge, the two-cell split "below / above the edge", weight 1/(2 K).
+    * the full partition (one free share per bin), weight FULL_WEIGHT (1/4);
+    * for every grid edge, the two-cell split "below / above the edge", weight 3/(4 K).
 
     Each alternative over L(rho_true) is a test martingale; the weighted average is one too,
     and dividing by the pooled maximum likelihood sup_rho L(rho) >= L(rho_true) only makes
@@ -298,14 +328,14 @@ def equality_log_e(
         return 0.0
     log_den = n_c * math.log(n_c / total) + n_b * math.log(n_b / total)
     full = float(np.sum(_log_marginals(c, c + b))) - log_den
-    terms = [full + math.log(0.5)]
+    terms = [full + math.log(FULL_WEIGHT)]
     if c.size > 1 and n_edges > 0:
         cum_c = np.cumsum(c)[:-1]
         cum_b = np.cumsum(b)[:-1]
         below = _log_marginals(cum_c, cum_c + cum_b)
         above = _log_marginals(n_c - cum_c, total - cum_c - cum_b)
         mult = np.ones(c.size - 1) if gaps is None else np.asarray(gaps, dtype=np.float64)
-        split = below + above - log_den + np.log(mult) + math.log(0.5 / n_edges)
+        split = below + above - log_den + np.log(mult) + math.log((1.0 - FULL_WEIGHT) / n_edges)
         terms.extend(split.tolist())
     return _logsumexp(np.asarray(terms, dtype=np.float64))
 
