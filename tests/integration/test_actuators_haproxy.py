@@ -8,17 +8,13 @@ it afterwards. The split is counted from real requests through the frontend.
 from __future__ import annotations
 
 import asyncio
-import http.client
-import os
 import shutil
 import socket
 import subprocess
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -27,65 +23,20 @@ from sentra.rollout.actuators import build_actuator
 from sentra.rollout.actuators.base import ActuatorError, Weights
 from sentra.rollout.actuators.config import HaproxyConfig
 from sentra.rollout.actuators.haproxy import HaproxyActuator
+from tests.nodeproc import free_port
+from tests.proxies import count_split, name_servers, require_binary
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 REQUESTS = 1000
 TOLERANCE = 30  # requests out of 1,000; roundrobin over one thread is close to exact
 
-if not os.path.exists(HAPROXY):
-    if os.environ.get("SENTRA_REQUIRE_PROXIES") == "1":
-        raise RuntimeError("haproxy is not installed (apt-get install haproxy)")
-    pytest.skip("haproxy is not installed (Debian package haproxy)", allow_module_level=True)
-
-
-# ---------------------------------------------------------------------- backends
-
-
-class _NameHandler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = self.server.name.encode()  # type: ignore[attr-defined]
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+require_binary(HAPROXY, "haproxy")
 
 
 @pytest.fixture
 def backends() -> Iterator[dict[str, int]]:
-    """Two tiny HTTP servers on loopback, each answering its own name; name -> port."""
-    servers = []
-    for name in ("stable", "canary"):
-        srv = ThreadingHTTPServer(("127.0.0.1", 0), _NameHandler)
-        srv.daemon_threads = True
-        srv.name = name  # type: ignore[attr-defined]
-        threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True).start()
-        servers.append(srv)
-    yield {s.name: s.server_address[1] for s in servers}  # type: ignore[attr-defined]
-    for srv in servers:
-        srv.shutdown()
-        srv.server_close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def count_split(port: int, n: int = REQUESTS) -> Counter[str]:
-    """Send ``n`` requests through the frontend, a new connection each; count who answered."""
-    seen: Counter[str] = Counter()
-    for _ in range(n):
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        try:
-            conn.request("GET", "/", headers={"Connection": "close"})
-            seen[conn.getresponse().read().decode()] += 1
-        finally:
-            conn.close()
-    return seen
+    with name_servers() as ports:
+        yield ports
 
 
 # ---------------------------------------------------------------------- haproxy
