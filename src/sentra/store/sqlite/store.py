@@ -1,11 +1,20 @@
 """SqliteStore: the default Store.
 
 Threading: one write connection, used by one thread at a time (every method that writes
-holds ``_wlock``; the node's writer calls them from a worker thread so the event loop keeps
-serving while a transaction commits), and any number of readers, each thread with its own
+holds ``_wlock``; the node's writer commits on a worker thread — or on the event loop
+with ``try_write``, which never waits for the lock — and runs seals and WAL checkpoints
+on worker threads between commits), and any number of readers, each thread with its own
 read connection (WAL lets them run beside the writer). The in-memory head is shared under
 a lock that also covers the instant a seal moves rows from the head into chunks, so no
 reader sees a sample twice or not at all.
+
+WAL checkpoints: the write connection does not checkpoint inside its commits
+(``wal_autocheckpoint = 0``): a caller that passes ``deferred=True`` runs
+``checkpoint_wal`` itself, between commits, on a worker thread (SQLite releases the GIL
+while it copies pages, so that work runs beside the loop on the other core); any other
+write checkpoints inline once ``CHECKPOINT_ROWS`` rows have gone into the WAL, as
+SQLite's own auto-checkpoint would. Measured (5,000-row commits): the inline checkpoint
+is ~0.5 µs of the ~2 µs a head row costs the writer.
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import numpy as np
 
@@ -48,6 +57,29 @@ _UPSERT_ROLLUP = (
     "max = max(max, excluded.max), sum = sum + excluded.sum, count = count + excluded.count"
 )
 DAY_MS = 86_400_000
+CHECKPOINT_ROWS = 100_000  # ~2-4 MB of WAL: about SQLite's default of 1,000 pages
+
+
+class SeriesLike(Protocol):
+    """A validated series identity shared by its samples (``ingest.model.SeriesRef``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def labels(self) -> Labels: ...
+    @property
+    def key(self) -> str: ...
+
+
+class ColumnsLike(Protocol):
+    """Samples as parallel columns (``ingest.model.SampleColumns``)."""
+
+    @property
+    def refs(self) -> Sequence[SeriesLike]: ...
+    @property
+    def ts(self) -> Sequence[float]: ...
+    @property
+    def values(self) -> Sequence[float]: ...
 
 
 def _exclusive(
@@ -101,12 +133,16 @@ class SqliteStore:
         self._write = connect(path, readonly=readonly)
         if not readonly:
             migrate(self._write)
+            self._write.execute("PRAGMA wal_autocheckpoint = 0")
+        self.wal_rows = 0  # rows committed since the last WAL checkpoint
         self._local = threading.local()
         self._lock = threading.Lock()
         self._wlock = threading.RLock()
+        self._seal_lock = threading.Lock()
         self._head = Head()
         self._ids: dict[str, int] = {}
         self._fast_ids: dict[tuple[Any, ...], int] = {}
+        self._ref_ids: dict[SeriesLike, int] = {}
         self._info: dict[int, SeriesInfo] = {}
         self._last_seal_ms = int(time.time() * 1000)
         self._last_retention_ms = 0
@@ -141,8 +177,8 @@ class SqliteStore:
 
     # ------------------------------------------------------------------ writes
 
-    def _series_id(self, name: str, labels: Labels, now_ms: int) -> int:
-        key = series_key(name, labels)
+    def _series_id(self, name: str, labels: Labels, now_ms: int, key: str = "") -> int:
+        key = key or series_key(name, labels)
         sid = self._ids.get(key)
         if sid is None:
             cur = self._write.execute(
@@ -160,21 +196,47 @@ class SqliteStore:
         """Commit the samples (one transaction); return how many were stored."""
         return self.write(samples=samples)
 
-    @_exclusive
-    def write(
+    def try_write(self, **batch: Any) -> int | None:
+        """``write(deferred=True)`` if the writer lock is free now, else None at once (a
+        seal or a retention pass holds it): the event loop commits without ever blocking
+        on the lock."""
+        if not self._wlock.acquire(blocking=False):
+            return None
+        try:
+            return self._commit(**batch)
+        finally:
+            self._wlock.release()
+
+    def write(self, *, deferred: bool = False, **batch: Any) -> int:
+        """Commit everything given in ONE transaction (accepted means durable); return the
+        number of samples stored. Takes ``samples`` (``Sample``s), ``columns``
+        (``ColumnsLike`` blocks), ``logs``, ``spans``, ``dedupe_record`` (bytes) and
+        ``deadletters``. ``deferred``: the caller runs ``seal`` (when ``seal_due``) and
+        ``checkpoint_wal`` (when ``checkpoint_due``) itself; otherwise they run here, after
+        the commit."""
+        with self._wlock:
+            n = self._commit(**batch)
+        if not deferred:
+            if self.seal_due:
+                self.seal()
+            if self.checkpoint_due:
+                self.checkpoint_wal()
+        return n
+
+    def _commit(
         self,
         *,
         samples: Iterable[Sample] = (),
+        columns: Sequence[ColumnsLike] = (),
         logs: Sequence[LogRecord] = (),
         spans: Sequence[Span] = (),
-        dedupe_hashes: bytes = b"",
+        dedupe_record: bytes = b"",
         deadletters: Sequence[DeadLetter] = (),
     ) -> int:
-        """Commit everything given in ONE transaction (accepted means durable); return the
-        number of samples stored."""
         now = time.time()
         now_ms = int(now * 1000)
         rows: list[tuple[int, int, float]] = []
+        blocks: list[tuple[list[int], Any, Sequence[float]]] = []
         w = self._write
         w.execute("BEGIN IMMEDIATE")
         try:
@@ -192,13 +254,15 @@ class SqliteStore:
                 rows.append((sid, round(s.ts * 1000), s.value))
             if rows:
                 w.executemany("INSERT INTO head(series_id, ts, value) VALUES (?,?,?)", rows)
+            for block in columns:
+                blocks.append(self._insert_columns(block, now_ms))
             if logs:
                 records.insert_logs(w, logs)
             if spans:
                 records.insert_spans(w, spans)
-            if dedupe_hashes:
+            if dedupe_record:
                 w.execute(
-                    "INSERT INTO dedupe_log(ts_ms, hashes) VALUES (?,?)", (now_ms, dedupe_hashes)
+                    "INSERT INTO dedupe_log(ts_ms, hashes) VALUES (?,?)", (now_ms, dedupe_record)
                 )
             if deadletters:
                 records.insert_deadletters(w, deadletters, now)
@@ -207,71 +271,149 @@ class SqliteStore:
             if w.in_transaction:
                 w.execute("ROLLBACK")
             raise
-        if rows:
+        n = len(rows) + sum(len(b[0]) for b in blocks)
+        if n:
             with self._lock:
                 add = self._head.add
                 for sid, ts, value in rows:
                     add(sid, ts, value)
-            self.samples_written += len(rows)
+                for sids, ts_ms, values in blocks:
+                    self._head.extend(sids, ts_ms, values)
+            self.samples_written += n
         self.logs_written += len(logs)
         self.spans_written += len(spans)
         self.deadletters_written += len(deadletters)
-        if self._head.rows >= self.max_head_rows:
-            self.seal()
-        return len(rows)
+        self.wal_rows += n + len(logs) + len(spans) + len(deadletters) + 1
+        return n
+
+    def _insert_columns(
+        self, block: ColumnsLike, now_ms: int
+    ) -> tuple[list[int], Any, Sequence[float]]:
+        """INSERT one block of columnar samples (inside the open transaction); return its
+        rows for the head mirror: series ids, int64 ms, values."""
+        refs = block.refs
+        ids = self._ref_ids
+        sids = list(map(ids.get, refs))
+        if None in sids:
+            for i, ref in enumerate(refs):
+                if sids[i] is None:
+                    sid = self._series_id(ref.name, ref.labels, now_ms, ref.key)
+                    if len(ids) >= 200_000:
+                        ids.clear()
+                    sids[i] = ids[ref] = sid
+        # round() per value, in numpy: the same round-half-even, ~20x cheaper.
+        ts_ms = np.rint(np.asarray(block.ts, dtype=np.float64) * 1000.0).astype(np.int64)
+        self._write.executemany(
+            "INSERT INTO head(series_id, ts, value) VALUES (?,?,?)",
+            zip(sids, ts_ms.tolist(), block.values, strict=True),
+        )
+        return sids, ts_ms, block.values  # type: ignore[return-value]
+
+    @property
+    def seal_due(self) -> bool:
+        return self._head.rows >= self.max_head_rows
+
+    @property
+    def checkpoint_due(self) -> bool:
+        return self.wal_rows >= CHECKPOINT_ROWS
 
     @_exclusive
-    def seal(self) -> int:
-        """Move every unsealed sample into compressed chunks and roll it up."""
-        self._last_seal_ms = int(time.time() * 1000)
-        if self._head.rows == 0:
+    def checkpoint_wal(self) -> None:
+        """Copy the WAL back into the database (PASSIVE: readers are never waited for).
+        Called between commits, so the next write can start the WAL over from its start."""
+        self.wal_rows = 0
+        self._write.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def seal(self, *, wait: bool = True) -> int:
+        """Move the unsealed samples into compressed chunks and roll them up; return how
+        many were sealed.
+
+        In three steps, so that writers are held up only for the first and the last: under
+        the writer lock, a snapshot of the head; without any lock, the chunks and rollups
+        made from it (numpy and zlib, ~0.4 µs a row); under the writer lock again, one
+        transaction that stores them and deletes exactly the snapshot's rows (rows written
+        meanwhile stay in the head). One seal at a time: with ``wait=False`` a seal already
+        under way answers 0 at once. Never call it while holding the writer lock.
+        """
+        if not self._seal_lock.acquire(blocking=wait):
             return 0
-        self.seals += 1
-        sealed = 0
-        self._write.execute("BEGIN IMMEDIATE")
         try:
-            (max_rowid,) = self._write.execute("SELECT max(rowid) FROM head").fetchone()
-            chunk_rows: list[tuple[int, int, int, int, bytes]] = []
-            rollup_rows: list[tuple[int, int, int, float, float, float, int]] = []
-            for sid in self._head.series_ids():
-                ts, values = self._head.arrays(sid)
-                if ts.size == 0:
-                    continue
-                chunk_rows.append(
-                    (sid, int(ts[0]), int(ts[-1]), int(ts.size), codec.encode(ts, values))
-                )
-                raw = Buckets.from_raw(ts, values)
-                for level, tier in enumerate(self.tiers, start=1):
-                    b = aggregate(raw, tier.spacing_ms)
-                    rollup_rows.extend(
-                        zip(
-                            [level] * b.ts.size,
-                            [sid] * b.ts.size,
-                            b.ts.tolist(),
-                            b.min.tolist(),
-                            b.max.tolist(),
-                            b.sum.tolist(),
-                            b.count.tolist(),
-                            strict=True,
-                        )
+            with self._wlock:
+                self._last_seal_ms = int(time.time() * 1000)
+                if self._head.rows == 0:
+                    return 0
+                with self._lock:
+                    snapshot = self._head.snapshot()
+                    generation, rows = self._head.generation, self._head.rows
+                (max_rowid,) = self._write.execute("SELECT max(rowid) FROM head").fetchone()
+            chunk_rows, rollup_rows = self._seal_rows(snapshot)
+            with self._wlock:
+                if self._head.generation != generation:
+                    return 0  # history was deleted meanwhile: the snapshot is stale
+                self._store_seal(chunk_rows, rollup_rows, rows, max_rowid, snapshot)
+            self.seals += 1
+            return rows
+        finally:
+            self._seal_lock.release()
+
+    def _seal_rows(
+        self, snapshot: dict[int, tuple[Any, Any]]
+    ) -> tuple[list[tuple[int, int, int, int, bytes]], list[tuple[Any, ...]]]:
+        chunk_rows: list[tuple[int, int, int, int, bytes]] = []
+        rollup_rows: list[tuple[Any, ...]] = []
+        for sid, (ts, values) in snapshot.items():
+            if ts.size == 0:
+                continue
+            chunk_rows.append(
+                (sid, int(ts[0]), int(ts[-1]), int(ts.size), codec.encode(ts, values))
+            )
+            raw = Buckets.from_raw(ts, values)
+            for level, tier in enumerate(self.tiers, start=1):
+                b = aggregate(raw, tier.spacing_ms)
+                rollup_rows.extend(
+                    zip(
+                        [level] * b.ts.size,
+                        [sid] * b.ts.size,
+                        b.ts.tolist(),
+                        b.min.tolist(),
+                        b.max.tolist(),
+                        b.sum.tolist(),
+                        b.count.tolist(),
+                        strict=True,
                     )
-                sealed += int(ts.size)
-            self._write.executemany(
+                )
+        return chunk_rows, rollup_rows
+
+    def _store_seal(
+        self,
+        chunk_rows: list[tuple[int, int, int, int, bytes]],
+        rollup_rows: list[tuple[Any, ...]],
+        rows: int,
+        max_rowid: int,
+        snapshot: dict[int, tuple[Any, Any]],
+    ) -> None:
+        w = self._write
+        w.execute("BEGIN IMMEDIATE")
+        try:
+            w.executemany(
                 "INSERT INTO chunks(series_id, start_ms, end_ms, n, data) VALUES (?,?,?,?,?)",
                 chunk_rows,
             )
-            self._write.executemany(_UPSERT_ROLLUP, rollup_rows)
-            self._write.execute("DELETE FROM head WHERE rowid <= ?", (max_rowid,))
+            w.executemany(_UPSERT_ROLLUP, rollup_rows)
+            if self._head.rows == rows:
+                # Nothing was written since the snapshot: the table holds exactly its rows,
+                # and DELETE without WHERE takes SQLite's truncate path (~2x faster).
+                w.execute("DELETE FROM head")
+            else:
+                w.execute("DELETE FROM head WHERE rowid <= ?", (max_rowid,))
             with self._lock:
-                self._write.execute("COMMIT")
-                self._head.clear()
+                w.execute("COMMIT")
+                self._head.drop_first({sid: int(t.size) for sid, (t, _) in snapshot.items()})
         except BaseException:
-            if self._write.in_transaction:
-                self._write.execute("ROLLBACK")
+            if w.in_transaction:
+                w.execute("ROLLBACK")
             raise
-        return sealed
 
-    @_exclusive
     def maintain(self, now: float) -> None:
         now_ms = int(now * 1000)
         if now_ms - self._last_seal_ms >= self.seal_interval_ms:
@@ -333,6 +475,7 @@ class SqliteStore:
                     self._head.clear()
                     self._ids.clear()
                     self._fast_ids.clear()
+                    self._ref_ids.clear()
                     self._info.clear()
                 else:
                     self._head.drop_before(int(before * 1000))
