@@ -23,7 +23,8 @@ from typing import Any
 
 import httpx
 
-from sentra.rollout.sources.base import SourceError
+from sentra.rollout.sources.base import Arm, Counts, Exemplar, Scalar, SourceError, Target, Window
+from sentra.rollout.sources.templates import expand
 
 TOKEN_REFRESH_S = 60.0
 _RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -212,3 +213,58 @@ def single_value(query: str, series: list[tuple[dict[str, str], float | None]]) 
 
 def _labels(labels: Mapping[str, str]) -> str:
     return "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
+
+
+Series = list[tuple[dict[str, str], float | None]]
+
+
+class InstantQuerySource:
+    """Scalars, counts and (no) exemplars for sources answering instant metric queries
+    (Prometheus' PromQL, Loki's LogQL): subclasses implement ``query`` and set ``_api``."""
+
+    name: str
+    kind: str
+    _api: HttpApi
+
+    async def query(self, text: str, at: float) -> Series:
+        raise NotImplementedError
+
+    async def scalar(
+        self,
+        query: str,
+        arm: Arm,
+        target: Target,
+        window: Window,
+        *,
+        samples_query: str | None = None,
+    ) -> Scalar:
+        text = expand(query, arm, target, window)
+        if samples_query is None:
+            series = await self.query(text, window.end)
+            return Scalar(single_value(text, series), len(series), text)
+        count_text = expand(samples_query, arm, target, window)
+        series, counted = await asyncio.gather(
+            self.query(text, window.end), self.query(count_text, window.end)
+        )
+        n = single_value(count_text, counted)
+        return Scalar(single_value(text, series), int(n) if n else 0, text)
+
+    async def counts(
+        self, events: str, trials: str, arm: Arm, target: Target, window: Window
+    ) -> Counts:
+        ev_q = expand(events, arm, target, window)
+        tr_q = expand(trials, arm, target, window)
+        ev, tr = await asyncio.gather(self.query(ev_q, window.end), self.query(tr_q, window.end))
+        return Counts(
+            events=single_value(ev_q, ev) or 0.0,
+            trials=single_value(tr_q, tr) or 0.0,
+            query=f"{ev_q} / {tr_q}",
+        )
+
+    async def exemplars(
+        self, arm: Arm, target: Target, window: Window, *, limit: int = 5
+    ) -> list[Exemplar]:
+        return []
+
+    async def close(self) -> None:
+        await self._api.close()

@@ -17,27 +17,22 @@ Loki answers the same result format as Prometheus, so the parsing is shared (htt
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
 
 from sentra.rollout.sources.base import (
     Arm,
-    Counts,
     Distribution,
-    Exemplar,
-    Scalar,
     SourceError,
     Target,
     Window,
 )
 from sentra.rollout.sources.config import LokiSourceConfig
-from sentra.rollout.sources.httpapi import HttpApi, instant_series, single_value
-from sentra.rollout.sources.templates import expand
+from sentra.rollout.sources.httpapi import HttpApi, InstantQuerySource, instant_series
 
 
-class LokiSource:
+class LokiSource(InstantQuerySource):
     kind = "loki"
 
     def __init__(
@@ -67,38 +62,6 @@ class LokiSource:
         body: Any = await self._api.get("/loki/api/v1/query", params)
         return instant_series(self._api.what, logql, body)
 
-    async def scalar(
-        self,
-        query: str,
-        arm: Arm,
-        target: Target,
-        window: Window,
-        *,
-        samples_query: str | None = None,
-    ) -> Scalar:
-        logql = expand(query, arm, target, window)
-        if samples_query is None:
-            series = await self.query(logql, window.end)
-            return Scalar(single_value(logql, series), len(series), logql)
-        count_ql = expand(samples_query, arm, target, window)
-        series, counted = await asyncio.gather(
-            self.query(logql, window.end), self.query(count_ql, window.end)
-        )
-        n = single_value(count_ql, counted)
-        return Scalar(single_value(logql, series), int(n) if n else 0, logql)
-
-    async def counts(
-        self, events: str, trials: str, arm: Arm, target: Target, window: Window
-    ) -> Counts:
-        ev_ql = expand(events, arm, target, window)
-        tr_ql = expand(trials, arm, target, window)
-        ev, tr = await asyncio.gather(self.query(ev_ql, window.end), self.query(tr_ql, window.end))
-        return Counts(
-            events=single_value(ev_ql, ev) or 0.0,
-            trials=single_value(tr_ql, tr) or 0.0,
-            query=f"{ev_ql} / {tr_ql}",
-        )
-
     async def distribution(
         self, query: str, arm: Arm, target: Target, window: Window
     ) -> Distribution:
@@ -107,11 +70,3 @@ class LokiSource:
             "Prometheus, Tempo or the builtin source, or gate on a LogQL quantile_over_time",
             retryable=False,
         )
-
-    async def exemplars(
-        self, arm: Arm, target: Target, window: Window, *, limit: int = 5
-    ) -> list[Exemplar]:
-        return []
-
-    async def close(self) -> None:
-        await self._api.close()

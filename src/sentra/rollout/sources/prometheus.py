@@ -16,7 +16,6 @@ with its text; ``bad_data``/``execution`` are not retryable, a refused connectio
 
 from __future__ import annotations
 
-import asyncio
 import math
 from typing import Any
 
@@ -24,20 +23,17 @@ import httpx
 
 from sentra.rollout.sources.base import (
     Arm,
-    Counts,
     Distribution,
-    Exemplar,
-    Scalar,
     SourceError,
     Target,
     Window,
 )
 from sentra.rollout.sources.config import PrometheusSourceConfig
-from sentra.rollout.sources.httpapi import HttpApi, instant_series, single_value
+from sentra.rollout.sources.httpapi import HttpApi, InstantQuerySource, instant_series
 from sentra.rollout.sources.templates import expand
 
 
-class PrometheusSource:
+class PrometheusSource(InstantQuerySource):
     kind = "prometheus"
 
     def __init__(
@@ -63,38 +59,6 @@ class PrometheusSource:
         body: Any = await self._api.get("/api/v1/query", {"query": promql, "time": f"{at:.3f}"})
         return instant_series(self._api.what, promql, body)
 
-    async def scalar(
-        self,
-        query: str,
-        arm: Arm,
-        target: Target,
-        window: Window,
-        *,
-        samples_query: str | None = None,
-    ) -> Scalar:
-        promql = expand(query, arm, target, window)
-        if samples_query is None:
-            series = await self.query(promql, window.end)
-            return Scalar(single_value(promql, series), len(series), promql)
-        count_ql = expand(samples_query, arm, target, window)
-        series, counted = await asyncio.gather(
-            self.query(promql, window.end), self.query(count_ql, window.end)
-        )
-        n = single_value(count_ql, counted)
-        return Scalar(single_value(promql, series), int(n) if n else 0, promql)
-
-    async def counts(
-        self, events: str, trials: str, arm: Arm, target: Target, window: Window
-    ) -> Counts:
-        ev_ql = expand(events, arm, target, window)
-        tr_ql = expand(trials, arm, target, window)
-        ev, tr = await asyncio.gather(self.query(ev_ql, window.end), self.query(tr_ql, window.end))
-        return Counts(
-            events=single_value(ev_ql, ev) or 0.0,
-            trials=single_value(tr_ql, tr) or 0.0,
-            query=f"{ev_ql} / {tr_ql}",
-        )
-
     async def distribution(
         self, query: str, arm: Arm, target: Target, window: Window
     ) -> Distribution:
@@ -102,14 +66,6 @@ class PrometheusSource:
         series = await self.query(promql, window.end)
         edges, counts = buckets_to_bins(promql, series)
         return Distribution(edges=edges, counts=counts, query=promql)
-
-    async def exemplars(
-        self, arm: Arm, target: Target, window: Window, *, limit: int = 5
-    ) -> list[Exemplar]:
-        return []
-
-    async def close(self) -> None:
-        await self._api.close()
 
 
 def buckets_to_bins(
