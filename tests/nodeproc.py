@@ -24,6 +24,7 @@ def free_port() -> int:
 def create_token(data_dir: Path, role: str = "admin", name: str = "test") -> str:
     out = subprocess.run(
         [SENTRA, "token", "create", "--name", name, "--role", role, "--data-dir", str(data_dir)],
+        env={k: v for k, v in os.environ.items() if not k.startswith("SENTRA_")},
         check=True,
         capture_output=True,
         text=True,

@@ -14,10 +14,10 @@ import pytest
 
 
 def require_binary(path: str, package: str) -> None:
-    """Skip the module when a proxy is missing, or fail under SENTRA_REQUIRE_PROXIES=1 (CI)."""
+    """Skip the module when a proxy is missing, or fail under TEST_REQUIRE_PROXIES=1 (CI)."""
     if os.path.exists(path):
         return
-    if os.environ.get("SENTRA_REQUIRE_PROXIES") == "1":
+    if os.environ.get("TEST_REQUIRE_PROXIES") == "1":
         raise RuntimeError(f"{package} is not installed (apt-get install {package})")
     pytest.skip(f"{package} is not installed (Debian package {package})", allow_module_level=True)
 

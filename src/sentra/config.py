@@ -14,7 +14,14 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 ENV_PREFIX = "SENTRA_"
 # Environment variables that belong to the CLI client, not to the node's settings.
@@ -31,6 +38,36 @@ class ServerSettings(_Group):
     public_url: str = Field(
         "", description="URL printed for the dashboard link (default: http://host:port)."
     )
+    tls_cert: Path | None = Field(
+        None, description="TLS certificate chain (PEM); with tls_key the node serves HTTPS."
+    )
+    tls_key: Path | None = Field(
+        None, description="Private key of tls_cert (PEM, unencrypted, mode 0600)."
+    )
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, description="Largest request body, except ingest/OTLP ([ingest])."
+    )
+    cors_origins: tuple[str, ...] = Field(
+        (), description="Origins allowed to call the API from a browser (comma-separated)."
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+        return value
+
+    @field_validator("tls_key")
+    @classmethod
+    def _cert_and_key_together(cls, key: Path | None, info: ValidationInfo) -> Path | None:
+        cert = info.data.get("tls_cert")
+        if (cert is None) != (key is None):
+            raise ValueError(
+                "tls_cert and tls_key go together: give both (the PEM certificate chain "
+                "and its private key) or neither"
+            )
+        return key
 
 
 class CollectSettings(_Group):
@@ -119,6 +156,65 @@ class StateSettings(_Group):
     )
 
 
+class AuditSettings(_Group):
+    retention_days: float = Field(
+        365, gt=0, description="Days the audit log of state-changing requests is kept."
+    )
+
+
+class AuthSettings(_Group):
+    access_ttl_s: float = Field(
+        900, ge=10, le=86400, description="Seconds a sign-in access token (JWT) is valid."
+    )
+    refresh_ttl_s: float = Field(
+        7 * 86400, ge=60, description="Seconds a sign-in lasts before the password is asked again."
+    )
+    signin_link_ttl_s: float = Field(
+        86400, ge=60, description="Seconds the one-time sign-in link of the first start is valid."
+    )
+    lockout_user_failures: int = Field(
+        5, ge=1, description="Failed sign-ins in a row for one user name before lock-outs begin."
+    )
+    lockout_ip_failures: int = Field(
+        20, ge=1, description="Failed sign-ins in a row from one address before lock-outs begin."
+    )
+    lockout_base_s: float = Field(
+        1.0, gt=0, description="First lock-out (s); it doubles with every further failure."
+    )
+    lockout_max_s: float = Field(900, gt=0, description="Longest lock-out (s).")
+    lockout_forget_s: float = Field(
+        3600, gt=0, description="Failures are forgotten this many seconds after the last one."
+    )
+    cookie_secure: str = Field(
+        "auto",
+        pattern="^(auto|on|off)$",
+        description="Secure flag of the refresh cookie: auto (when served over TLS), on, off.",
+    )
+
+
+class WireguardSettings(_Group):
+    enabled: str = Field(
+        "auto",
+        pattern="^(auto|on|off)$",
+        description="WireGuard manager: auto (poll when wg is installed), on, off (API: 503).",
+    )
+    poll_interval_s: float = Field(
+        10, ge=0.1, le=3600, description="Seconds between two reads of every interface's status."
+    )
+    online_after_s: float = Field(
+        180, gt=0, description="A peer is online while its latest handshake is newer than this."
+    )
+    command_timeout_s: float = Field(
+        10, gt=0, le=300, description="Timeout of one wg/ip command: a hung call fails, not blocks."
+    )
+    wg: str = Field("wg", description="The wg(8) program (name on PATH or absolute path).")
+    ip: str = Field("ip", description="The ip(8) program of iproute2.")
+    userspace: str = Field(
+        "wireguard-go",
+        description="Userspace implementation started where the kernel has no WireGuard.",
+    )
+
+
 class Settings(BaseModel):
     """Everything the node reads at start."""
 
@@ -132,6 +228,9 @@ class Settings(BaseModel):
     live: LiveSettings = LiveSettings()
     log: LogSettings = LogSettings()
     state: StateSettings = StateSettings()
+    audit: AuditSettings = AuditSettings()
+    auth: AuthSettings = AuthSettings()
+    wireguard: WireguardSettings = WireguardSettings()
 
     @property
     def db_path(self) -> Path:
@@ -145,7 +244,8 @@ class Settings(BaseModel):
         shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         if ":" in shown:
             shown = f"[{shown}]"
-        return f"http://{shown}:{self.server.port}"
+        scheme = "https" if self.server.tls_cert else "http"
+        return f"{scheme}://{shown}:{self.server.port}"
 
 
 GROUPS: dict[str, type[_Group]] = {
@@ -156,6 +256,9 @@ GROUPS: dict[str, type[_Group]] = {
     "live": LiveSettings,
     "log": LogSettings,
     "state": StateSettings,
+    "audit": AuditSettings,
+    "auth": AuthSettings,
+    "wireguard": WireguardSettings,
 }
 
 # Names from the seeds (000 and 004) that keep working, mapped to their place.

@@ -15,6 +15,8 @@ import logging
 import os
 import signal
 import socket
+import ssl
+import stat
 import time
 from collections.abc import Callable, Generator
 from typing import Any
@@ -23,6 +25,7 @@ import uvicorn
 
 from sentra import __version__
 from sentra.api import create_app
+from sentra.api.account import Accounts
 from sentra.api.context import ApiContext
 from sentra.api.preferences import load_preferences
 from sentra.auth.tokens import TokenStore
@@ -41,9 +44,40 @@ from sentra.state.layout import Layout
 from sentra.state.logfile import setup_logging
 from sentra.state.runtime import Checkpoint
 from sentra.store.sqlite import SqliteStore, Tier
+from sentra.store.sqlite.audit import AuditStore, AuditWriter
 from sentra.store.sqlite.rollouts import RolloutStore
+from sentra.wireguard.service import build_wireguard
 
 log = logging.getLogger("sentra.node")
+
+
+def _no_passphrase() -> str:
+    raise ValueError("the key is encrypted with a passphrase")
+
+
+def check_tls(settings: Settings, warn: Callable[[str], None]) -> None:
+    """Refuse to start with TLS files that cannot serve (missing, unreadable, encrypted,
+    key not matching the certificate): OSError naming the file, never its content. Warn
+    when the key can be read by other users than the node's."""
+    cert, key = settings.server.tls_cert, settings.server.tls_key
+    if cert is None or key is None:
+        return
+    for what, path in (("certificate", cert), ("key", key)):
+        if not path.is_file():
+            raise OSError(f"TLS {what} {path}: no such file ([server] tls_{what[:4]})")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+            cert, key, password=_no_passphrase
+        )
+    except (ssl.SSLError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or str(exc).split(":")[0]
+        raise OSError(
+            f"TLS certificate {cert} and key {key} cannot be used ({reason}): give a PEM "
+            "certificate chain and its unencrypted private key"
+        ) from None
+    mode = stat.S_IMODE(key.stat().st_mode)
+    if mode & 0o077:
+        warn(f"the TLS key {key} is readable by other users (mode {mode:o}); chmod 600 it")
 
 
 class _Server(uvicorn.Server):
@@ -98,6 +132,7 @@ class Node:
             max_bytes=settings.log.max_bytes,
             backups=settings.log.backups,
         )
+        check_tls(settings, self._warn)
         self.checkpoint = Checkpoint(self.layout.state / "runtime.json")
         self.previous_run_unclean = self.checkpoint.previous_run_unclean
         h = settings.history
@@ -115,6 +150,13 @@ class Node:
             dedupe_window_s=settings.ingest.dedupe_window_s,
         )
         self.tokens = TokenStore(settings.db_path)
+        self.accounts = Accounts(
+            settings.auth,
+            settings.db_path,
+            self.layout.state / "jwt.key",
+            now=clock(),
+            public_url=settings.dashboard_url,
+        )
         self.bus = MemoryBus()
         self.cache = StatusCache(
             previous_run_unclean=self.previous_run_unclean,
@@ -164,16 +206,28 @@ class Node:
             hub=self.hub,
             rollouts=self.controller,
         )
-        self.app = create_app(self.ctx)
+        self.audit_store = AuditStore(settings.db_path)
+        self.audit = AuditWriter(
+            self.audit_store, retention_days=settings.audit.retention_days, clock=clock
+        )
+        self.app = create_app(self.ctx, accounts=self.accounts, audit_writer=self.audit)
+        self.wireguard = build_wireguard(settings, self.layout, self.bus, clock=clock)
+        if self.wireguard is not None:
+            from sentra.api.wireguard import attach
+
+            attach(self.app, self.wireguard.manager)
         load_preferences(self.ctx)  # a damaged file is reported now, not on first use
         self.stop_event = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
 
-    def first_token(self) -> str | None:
-        """On the very first start, an admin token (printed once; only its hash is kept)."""
-        if self.tokens.count():
-            return None
-        return self.tokens.create("first-admin", "admin", now=self.clock())
+    def first_signin(self) -> str | None:
+        """On the very first start (no users yet): the user ``admin``, without a password,
+        and a one-time sign-in code for it (printed once; only its hash is kept)."""
+        return self.accounts.first_admin(now=self.clock())
+
+    def _warn(self, text: str) -> None:
+        log.warning("%s", text)
+        self.announce(f"Warning: {text}")
 
     def request_stop(self) -> None:
         self.stop_event.set()
@@ -215,7 +269,7 @@ class Node:
         self.checkpoint.start(now=self.clock(), pid=os.getpid(), version=__version__)
         if self.previous_run_unclean:
             log.warning("the previous run did not end cleanly (no clean-shutdown mark)")
-        token = self.first_token()
+        signin_code = self.first_signin()
         s = self.settings
         config = uvicorn.Config(
             self.app,
@@ -228,6 +282,8 @@ class Node:
             # Compressing every frame once per client doubled the node's CPU in
             # bench/live_latency.py; telemetry frames are small and loopback/LAN is fast.
             ws_per_message_deflate=False,
+            ssl_certfile=str(s.server.tls_cert) if s.server.tls_cert else None,
+            ssl_keyfile=str(s.server.tls_key) if s.server.tls_key else None,
         )
         server = _Server(config)
         spawn = loop.create_task
@@ -243,6 +299,8 @@ class Node:
             spawn(self._periodic(5.0, self._maintain, in_thread=True), name="maintenance"),
             spawn(self.hub.run(), name="live-hub"),
             spawn(self.controller.run(), name="rollout-controller"),
+            spawn(self.audit.run(), name="audit-writer"),
+            *(spawn(c, name=n) for n, c in (self.wireguard.tasks() if self.wireguard else [])),
         ]
         serve = spawn(server.serve(sockets=[sock] if sock else None), name="http")
         while not server.started and not serve.done():  # noqa: ASYNC110 - uvicorn has no event
@@ -261,10 +319,13 @@ class Node:
         gc.set_threshold(50_000, 20, 100)
         log.info("sentra %s listening on %s", __version__, s.dashboard_url)
         self.announce(f"Sentra {__version__} is up: {s.dashboard_url}  (data: {s.data_dir})")
-        if token:
+        if signin_code:
+            hours = s.auth.signin_link_ttl_s / 3600
             self.announce(
-                "First start: an admin token was created. It is shown only this once:\n"
-                f"  {token}\nOpen the dashboard signed in: {s.dashboard_url}/#token={token}"
+                "First start: the admin user 'admin' was created, without a password.\n"
+                f"Sign in once with this link (it works once, for {hours:g} h), then set a "
+                f"password:\n  {s.dashboard_url}/#signin={signin_code}\n"
+                "For scripts: sentra token create --name ci --role admin"
             )
         if self.previous_run_unclean:
             self.announce("Note: the previous run did not shut down cleanly.")
@@ -296,7 +357,12 @@ class Node:
         await self.bus.close()
         self.store.close()
         self.tokens.close()
+        self.audit.flush_sync()
+        self.audit_store.close()
+        self.accounts.close()
         self.rollout_store.close()
+        if self.wireguard is not None:
+            self.wireguard.close()
         log.info("sentra stopped cleanly")
         logging.getLogger().removeHandler(self._log_handler)
         self._log_handler.close()

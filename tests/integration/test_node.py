@@ -173,22 +173,22 @@ def test_dashboard_route_answers_without_a_404(node):
     assert "default-src 'self'" in r.headers["content-security-policy"]
 
 
-def test_first_start_prints_a_token_once_and_stores_only_its_hash(tmp_path):
+def test_first_start_prints_a_sign_in_link_once_and_stores_only_its_hash(tmp_path):
     proc = NodeProcess(tmp_path).start()
     proc.stop()
-    printed = [w for w in proc.output.split() if w.startswith("sentra_")]
-    assert printed, proc.output
-    token = printed[0]
+    links = [w for w in proc.output.split() if "/#signin=" in w]
+    assert len(links) == 1, proc.output
+    code = links[0].split("#signin=", 1)[1]
+    assert "#token=" not in proc.output  # no admin token is printed any more
     db = (tmp_path / "db" / "sentra.db").read_bytes()
-    secret = token.split("_", 2)[2]
-    assert token.encode() not in db and secret.encode() not in db
+    assert code.encode() not in db
     again = NodeProcess(tmp_path).start()
-    r = httpx.get(f"{again.url}/api/v1/whoami", headers={"Authorization": f"Bearer {token}"})
-    assert r.json()["role"] == "admin"
+    r = httpx.post(f"{again.url}/api/v1/auth/link", json={"code": code})
+    assert r.json()["user"]["role"] == "admin" and r.json()["must_set_password"] is True
     again.stop()
-    assert "sentra_" not in again.output  # not printed a second time
+    assert "#signin=" not in again.output  # not printed a second time
     log = (tmp_path / "logs" / "sentra.log").read_text()
-    assert token not in log
+    assert code not in log
 
 
 def test_sigterm_stops_cleanly_and_kill9_is_noticed(tmp_path):

@@ -1,13 +1,15 @@
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { ApiClient } from "./api/client";
-import { adoptTokenFromLocation, sessionTokenStore } from "./auth/token";
+import { adoptTokenFromLocation, SessionKeeper, type SessionAnswer, sessionTokenStore, takeSigninCode } from "./auth/token";
 import { Nav } from "./components/Nav";
+import { useMe, UserMenu } from "./components/UserMenu";
 import { AppContext, type AppServices } from "./context";
 import { SeriesBuffers } from "./live/buffers";
 import { PollingSource } from "./live/source";
 import { DECISIONS_QUERY, type DecisionFeedOptions } from "./live/decisions";
 import { liveUrl, OVERVIEW_QUERY, WebSocketSource } from "./live/websocket";
 import { isSparkMetric } from "./model/summary";
+import { Audit } from "./pages/Audit";
 import { History } from "./pages/History";
 import { NotFound } from "./pages/NotFound";
 import { Overview } from "./pages/Overview";
@@ -15,6 +17,9 @@ import { RolloutDetail } from "./pages/RolloutDetail";
 import { Rollouts } from "./pages/Rollouts";
 import { SignIn } from "./pages/SignIn";
 import { Storage } from "./pages/Storage";
+import { Tokens } from "./pages/Tokens";
+import { Users } from "./pages/Users";
+import { WireGuard } from "./pages/WireGuard";
 import { navigate, useLocationPath } from "./router";
 import { applyTheme, chartPalette, loadTheme, saveTheme, type Theme } from "./theme";
 
@@ -22,10 +27,15 @@ const API_BASE = (import.meta.env.VITE_API_BASE_URL as string | undefined) ?? ""
 const tokenStore = sessionTokenStore();
 // Read #token=… before anything renders, then drop it from the address bar.
 adoptTokenFromLocation(tokenStore);
+// #signin=<code> (an account's one-time link): taken from the address bar, kept in memory only.
+const pendingLink = { code: takeSigninCode() };
+// Refreshes an account's access token; every reader of the token goes through it.
+const keeper = new SessionKeeper({ store: tokenStore, baseUrl: API_BASE });
+keeper.resume();
 // The rollout pages' live feed (kinds=decisions); one object so their effects keep it.
 const rolloutFeed: DecisionFeedOptions = {
   url: liveUrl(API_BASE, DECISIONS_QUERY),
-  getToken: () => tokenStore.get(),
+  getToken: () => keeper.token(),
 };
 
 /** "/rollouts/<name>" → name (undefined for other paths or a malformed escape). */
@@ -56,7 +66,7 @@ export function App() {
   }, [theme]);
 
   const signOut = useCallback((message: string) => {
-    tokenStore.clear();
+    void keeper.end();
     setToken(null);
     setSignInMessage(message);
     const here = window.location.pathname + window.location.search;
@@ -67,7 +77,8 @@ export function App() {
     () =>
       new ApiClient({
         baseUrl: API_BASE,
-        getToken: () => tokenStore.get(),
+        getToken: () => keeper.token(),
+        fetchImpl: keeper.fetch,
         onUnauthorized: (detail) =>
           signOut(`Your session is no longer valid${detail ? `: ${detail}` : ""}. Please sign in again.`),
       }),
@@ -81,7 +92,7 @@ export function App() {
     // The overview is fed by the WebSocket stream; polling is its fallback.
     const live = new WebSocketSource({
       url: liveUrl(API_BASE, OVERVIEW_QUERY),
-      getToken: () => tokenStore.get(),
+      getToken: () => keeper.token(),
       fetchSummary: (signal) => api.summary(signal),
       fallback: () => new PollingSource((signal) => api.summary(signal), { intervalMs: 1000 }),
     });
@@ -118,13 +129,22 @@ export function App() {
     }
   }, [needsSignIn, pathname, search]);
 
-  const onSignedIn = useCallback((t: string) => {
-    tokenStore.set(t);
+  const onSignedIn = useCallback((t: string, answer?: SessionAnswer) => {
+    pendingLink.code = null;
+    if (answer) keeper.adopt(answer);
+    else tokenStore.set(t);
     setSignInMessage("");
     setToken(t);
     const next = new URLSearchParams(window.location.search).get("next");
     navigate(next && next.startsWith("/") && !next.startsWith("//") ? next : "/", { replace: true });
   }, []);
+
+  // A new tab: sign in from the refresh cookie when there is one (no password asked).
+  useEffect(() => {
+    if (tokenStore.get() || pendingLink.code) return;
+    void keeper.fromCookie().then((a) => a && onSignedIn(a.access_token, a));
+  }, [onSignedIn]);
+  const { me, reload: reloadMe } = useMe(api, token);
 
   const services: AppServices | null = session
     ? { api, live: session.live, buffers: session.buffers, theme, palette, prefillOnce: session.prefillOnce }
@@ -133,12 +153,16 @@ export function App() {
   const rollout = rolloutName(pathname);
   let page;
   if (pathname === "/signin" || !services) {
-    page = <SignIn api={api} message={signInMessage} onSignedIn={onSignedIn} />;
+    page = <SignIn api={api} message={signInMessage} onSignedIn={onSignedIn} linkCode={pendingLink.code} />;
   } else if (pathname === "/") page = <Overview />;
   else if (pathname === "/history") page = <History />;
   else if (pathname === "/settings/storage" || pathname === "/settings") page = <Storage />;
   else if (pathname === "/rollouts" || pathname === "/rollouts/") page = <Rollouts feed={rolloutFeed} />;
   else if (rollout !== undefined) page = <RolloutDetail key={rollout} name={rollout} feed={rolloutFeed} />;
+  else if (pathname === "/wireguard") page = <WireGuard role={me?.role ?? null} />;
+  else if (pathname === "/users") page = <Users self={me?.name ?? ""} />;
+  else if (pathname === "/tokens") page = <Tokens />;
+  else if (pathname === "/audit") page = <Audit />;
   else page = <NotFound />;
 
   return (
@@ -149,6 +173,8 @@ export function App() {
         theme={theme}
         onTheme={setTheme}
         onSignOut={token ? () => signOut("You have signed out.") : null}
+        role={me?.role ?? null}
+        userMenu={token ? <UserMenu api={api} me={me} onSignOut={() => signOut("You have signed out.")} onChanged={reloadMe} onSession={(a) => keeper.adopt(a)} /> : null}
       />
       <main className="main">
         {services ? <AppContext.Provider value={services}>{page}</AppContext.Provider> : page}

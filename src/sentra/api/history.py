@@ -23,9 +23,12 @@ def _ctx(request: Request) -> ApiContext:
     return ctx
 
 
+MAX_TS = 1e11  # unix seconds (the year 5138): the store keeps milliseconds in int64
+
+
 def _finite(name: str, value: float | None) -> float | None:
-    if value is not None and not math.isfinite(value):
-        raise Problem(400, f"'{name}' must be a finite number of unix seconds")
+    if value is not None and not (math.isfinite(value) and abs(value) <= MAX_TS):
+        raise Problem(400, f"'{name}' must be a finite number of unix seconds (within ±1e11)")
     return value
 
 
@@ -128,7 +131,8 @@ def delete_history(request: Request) -> dict[str, Any]:
 def purge(
     request: Request,
     older_than_days: Annotated[
-        float | None, Query(ge=0, description="Keep the last N days; all when omitted.")
+        float | None,
+        Query(ge=0, le=100_000, description="Keep the last N days; all when omitted."),
     ] = None,
 ) -> dict[str, Any]:
     """Seed-000 path: delete history, all of it or what is older than N days."""

@@ -22,8 +22,9 @@ from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 
+from sentra.api.auth import AuthFailure, Principal, authenticate
 from sentra.api.problems import Problem, problem_response
-from sentra.auth.tokens import TokenInfo, role_allows
+from sentra.auth.tokens import role_allows
 from sentra.live.filters import FilterError, from_message, from_query
 from sentra.live.frames import message
 from sentra.live.hub import HubFull, LiveClient, LiveClosed, LiveHub
@@ -55,7 +56,8 @@ def _hub(app_state: Any) -> LiveHub:
     return hub
 
 
-def _authenticate(app_state: Any, token: str | None) -> TokenInfo:
+def _authenticate(app_state: Any, token: str | None) -> Principal:
+    """An API token or a sign-in access token (JWT), as for every other route."""
     if not token:
         raise _Refusal(
             401,
@@ -63,11 +65,10 @@ def _authenticate(app_state: Any, token: str | None) -> TokenInfo:
             "or the WebSocket subprotocol 'bearer.<token>'",
             _CHALLENGE,
         )
-    info: TokenInfo | None = app_state.ctx.tokens.verify(token)
-    if info is None:
-        raise _Refusal(
-            401, "the token is not valid (revoked, mistyped or from another node)", _CHALLENGE
-        )
+    try:
+        info = authenticate(app_state, token)
+    except AuthFailure as exc:
+        raise _Refusal(401, exc.detail, _CHALLENGE) from None
     if not role_allows(info.role, "viewer"):
         raise _Refusal(403, f"this needs the viewer role; your token has {info.role}")
     return info
@@ -119,7 +120,9 @@ async def _recheck(app_state: Any, token: str, client: LiveClient) -> None:
     """Closes the client (1008) once its token is revoked or expires."""
     while True:
         await asyncio.sleep(RECHECK_S)
-        if app_state.ctx.tokens.verify(token) is None:
+        try:
+            authenticate(app_state, token)  # a revoked token, ended sign-in or expired JWT
+        except AuthFailure:
             client.close("the token is no longer valid", CLOSE_POLICY)
             return
 

@@ -9,6 +9,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
@@ -62,12 +64,57 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
+# Inputs of fields with these words in their name are never echoed back (a password that
+# is too short is still a password), and any echo is cut short.
+_SECRET_WORDS = ("password", "secret", "token", "otp", "code", "key", "credential")
+_ECHO_MAX = 80
+
+
 def _describe(err: dict[str, Any]) -> str:
     loc = [str(p) for p in err.get("loc", ()) if p not in ("query", "body", "path", "header")]
     where = ".".join(loc) or "request"
     got = err.get("input")
-    shown = f" (got {got!r})" if got is not None and not isinstance(got, dict | list) else ""
+    shown = ""
+    secret = any(word in where.lower() for word in _SECRET_WORDS)
+    if got is not None and not isinstance(got, dict | list) and not secret:
+        text = repr(got)
+        shown = f" (got {text[:_ECHO_MAX]}{'…' if len(text) > _ECHO_MAX else ''})"
     return f"{where}: {err.get('msg', 'invalid')}{shown}"
+
+
+GENERIC_500 = "the node hit an internal error; it is in the node's log"
+
+
+class CatchAll:
+    """Turns an exception no handler took into the generic 500 problem, inside the other
+    middlewares (so the answer still carries the security headers and is audited) and
+    without re-raising it (the traceback goes to the node's log once, not also to
+    uvicorn's stderr). Starlette's own last resort, outside every middleware, stays as the
+    fallback for a failure in a middleware itself."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_watched)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope["path"])
+            if started:  # part of an answer is out: nothing sound can follow it
+                raise
+            response = problem_response(500, GENERIC_500, instance=scope["path"])
+            await response(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:
@@ -96,11 +143,22 @@ def install(app: FastAPI) -> None:
         errors = [_describe(e) for e in exc.errors()]
         return problem_response(400, "; ".join(errors), instance=request.url.path, errors=errors)
 
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> JSONResponse:
+        # The client went away mid-body: nobody reads this answer, and it is no error of
+        # the node's (no traceback in the log).
+        log.debug("client left during the body of %s %s", request.method, request.url.path)
+        return problem_response(400, "the request body ended early", instance=request.url.path)
+
+    @app.exception_handler(RecursionError)
+    async def _too_deep(request: Request, exc: RecursionError) -> JSONResponse:
+        # A parser meeting absurd nesting (msgpack, gzipped JSON: bodies the depth scan of
+        # api/limits.py does not read) recurses until Python stops it.
+        return problem_response(
+            400, "the body nests too deeply to be read; flatten it", instance=request.url.path
+        )
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(
-            500,
-            "the node hit an internal error; it is in the node's log",
-            instance=request.url.path,
-        )
+        return problem_response(500, GENERIC_500, instance=request.url.path)

@@ -21,6 +21,7 @@ Version = Annotated[str, Query(max_length=256, description="service.version")]
 From = Annotated[float | None, Query(alias="from", description="Start, unix seconds.")]
 To = Annotated[float | None, Query(alias="to", description="End, unix seconds (default now).")]
 Limit = Annotated[int, Query(ge=1, le=10_000)]
+MAX_TS = 1e11  # unix seconds (the year 5138): beyond it a time is a typo, not a query
 
 
 def _window(ctx: ApiContext, start: float | None, end: float | None) -> tuple[float, float]:
@@ -28,6 +29,8 @@ def _window(ctx: ApiContext, start: float | None, end: float | None) -> tuple[fl
     start = end - 3600 if start is None else start
     if start != start or end != end or start > end:
         raise Problem(400, "'from' must be a number not after 'to'")
+    if not (start >= -MAX_TS and end <= MAX_TS):  # the store keeps milliseconds in int64
+        raise Problem(400, f"'from' and 'to' are unix seconds, within ±{MAX_TS:.0e}")
     return start, end
 
 

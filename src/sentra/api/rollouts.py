@@ -13,10 +13,9 @@ import msgspec
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from sentra.api.auth import require
+from sentra.api.auth import Principal, require
 from sentra.api.bodies import read_body
 from sentra.api.problems import Problem
-from sentra.auth.tokens import TokenInfo
 from sentra.rollout.controller import RolloutController, UnknownRollout
 from sentra.rollout.machine import ACTIONS, CommandRefused
 from sentra.rollout.spec import RolloutSpec, SpecError, json_schema, load_spec
@@ -34,8 +33,8 @@ def _controller(request: Request) -> RolloutController:
     return ctl
 
 
-def _actor(info: TokenInfo) -> str:
-    return f"token:{info.name}"
+def _actor(info: Principal) -> str:
+    return f"{info.kind}:{info.name}"
 
 
 def _missing(name: str) -> Problem:
@@ -82,7 +81,7 @@ async def validate_rollout(request: Request) -> dict[str, Any]:
 
 @router.post("/api/v1/rollouts", status_code=201)
 async def create_rollout(
-    request: Request, info: Annotated[TokenInfo, Depends(require("operator"))]
+    request: Request, info: Annotated[Principal, Depends(require("operator"))]
 ) -> dict[str, Any]:
     """Apply a spec (YAML or JSON body): the rollout starts at its first step at once."""
     ctl = _controller(request)
@@ -107,7 +106,9 @@ def get_decisions(
     request: Request,
     name: Name,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_id: Annotated[int | None, Query(ge=1, description="Page: older than this id.")] = None,
+    before_id: Annotated[
+        int | None, Query(ge=1, le=2**63 - 1, description="Page: older than this id.")
+    ] = None,
 ) -> dict[str, Any]:
     """The rollout's decisions, newest first, each with its reason and evidence."""
     try:
@@ -155,7 +156,7 @@ async def act_on_rollout(
     request: Request,
     name: Name,
     action: Annotated[str, Path(description="pause, resume, promote, abort or retry")],
-    info: Annotated[TokenInfo, Depends(require("operator"))],
+    info: Annotated[Principal, Depends(require("operator"))],
 ) -> dict[str, Any]:
     """A manual action. ``promote`` takes ``{"full": true}`` to skip the remaining steps."""
     if action not in ACTIONS:

@@ -8,9 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from sentra import __version__
-from sentra.api.auth import require
+from sentra.api.auth import Principal, require
 from sentra.api.context import ApiContext
-from sentra.auth.tokens import TokenInfo
 
 router = APIRouter()
 
@@ -27,9 +26,9 @@ async def health(request: Request) -> dict[str, Any]:
 
 
 @router.get("/api/v1/whoami", tags=["node"])
-async def whoami(info: TokenInfo = Depends(require("viewer"))) -> dict[str, Any]:  # noqa: B008
-    """The name and role of the token used."""
-    return {"name": info.name, "role": info.role, "token_id": info.id}
+async def whoami(info: Principal = Depends(require("viewer"))) -> dict[str, Any]:  # noqa: B008
+    """The name, role and kind of the credential used (see also GET /api/v1/auth/me)."""
+    return {"name": info.name, "role": info.role, "kind": info.kind, "token_id": info.id}
 
 
 @router.get("/api/v1/storage/info", dependencies=[Depends(require("viewer"))], tags=["storage"])

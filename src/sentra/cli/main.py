@@ -15,8 +15,11 @@ from rich.table import Table
 from sentra import __version__
 from sentra.cli.common import ConfigOpt, DataDirOpt, console, out, settings_or_exit
 from sentra.cli.demo import app as demo_app
+from sentra.cli.doctor import doctor
 from sentra.cli.rollout import app as rollout_app
 from sentra.cli.token import app as token_app
+from sentra.cli.user import app as user_app
+from sentra.cli.wg import app as wg_app
 from sentra.config import env_name, iter_fields
 
 app = typer.Typer(
@@ -27,8 +30,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(token_app, name="token")
+app.add_typer(user_app, name="user")
 app.add_typer(rollout_app, name="rollout")
 app.add_typer(demo_app, name="demo")
+app.add_typer(wg_app, name="wg")
+app.command("doctor")(doctor)
 
 
 @app.command()
@@ -47,8 +53,8 @@ def up(
 ) -> None:
     """Run the node: sample this host, keep history, serve the API and dashboard.
 
-    Stops cleanly on Ctrl-C or SIGTERM. On the first start it prints an admin token and a
-    link that signs you in to the dashboard.
+    Stops cleanly on Ctrl-C or SIGTERM. On the first start it creates the user 'admin'
+    and prints a one-time link that signs you in to the dashboard.
     """
     overrides: dict[str, dict[str, Any]] = {}
     if host is not None:

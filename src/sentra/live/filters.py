@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-KINDS = ("metrics", "status", "logs", "spans", "decisions", "alerts")
+KINDS = ("metrics", "status", "logs", "spans", "decisions", "alerts", "wg")
 DEFAULT_KINDS = frozenset({"metrics", "status"})
 SOURCES = ("all", "collect", "ingest")
 # Query parameters a filter reads; ``access_token`` belongs to authentication.

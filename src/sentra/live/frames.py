@@ -27,6 +27,7 @@ _TOPIC_KINDS = {
     "decisions": "decisions",
     "rollout": "decisions",
     "alerts": "alerts",
+    "wg": "wg",  # wg.status.<interface>: PeerStatus / InterfaceStatus
 }
 _NAME_CACHE_MAX = 10_000
 

@@ -16,14 +16,26 @@ export class ApiError extends Error {
   readonly title: string;
   readonly detail: string;
   readonly type: string;
+  /** The whole problem body (extension members such as `totp_required`); {} when there was none. */
+  readonly body: Record<string, unknown>;
+  /** Seconds from a Retry-After header (429, 503), else null. */
+  readonly retryAfter: number | null;
 
-  constructor(status: number, title: string, detail: string, type = "about:blank") {
+  constructor(
+    status: number,
+    title: string,
+    detail: string,
+    type = "about:blank",
+    extra: { body?: Record<string, unknown>; retryAfter?: number | null } = {},
+  ) {
     super(detail || title);
     this.name = "ApiError";
     this.status = status;
     this.title = title;
     this.detail = detail || title;
     this.type = type;
+    this.body = extra.body ?? {};
+    this.retryAfter = extra.retryAfter ?? null;
   }
 }
 
@@ -54,11 +66,13 @@ async function toApiError(res: Response): Promise<ApiError> {
   let title = res.statusText || `HTTP ${res.status}`;
   let detail = "";
   let type = "about:blank";
+  let problem: Record<string, unknown> = {};
   try {
     const text = await res.text();
     if (text) {
       try {
         const body = JSON.parse(text) as Record<string, unknown>;
+        if (body && typeof body === "object") problem = body;
         if (typeof body.title === "string") title = body.title;
         if (typeof body.detail === "string") detail = body.detail;
         else if (typeof body.detail !== "undefined") detail = JSON.stringify(body.detail);
@@ -70,7 +84,15 @@ async function toApiError(res: Response): Promise<ApiError> {
   } catch {
     /* body unreadable: keep the status line */
   }
-  return new ApiError(res.status, title, detail, type);
+  // Retry-After: delta-seconds or an HTTP date.
+  const ra = res.headers?.get("Retry-After") ?? null;
+  let retryAfter: number | null = null;
+  if (ra !== null && ra.trim() !== "") {
+    const n = Number(ra);
+    const at = Date.parse(ra);
+    retryAfter = Number.isFinite(n) ? Math.max(0, n) : Number.isFinite(at) ? Math.max(0, Math.ceil((at - Date.now()) / 1000)) : null;
+  }
+  return new ApiError(res.status, title, detail, type, { body: problem, retryAfter });
 }
 
 export class ApiClient {
@@ -98,10 +120,17 @@ export class ApiClient {
   async request<T>(
     method: string,
     path: string,
-    opts: { query?: Query; token?: string | null; signal?: AbortSignal; body?: unknown } = {},
+    opts: {
+      query?: Query;
+      token?: string | null;
+      signal?: AbortSignal;
+      body?: unknown;
+      /** How to read a 2xx answer: JSON (the default), text (configs) or a Blob (images). */
+      as?: "json" | "text" | "blob";
+    } = {},
   ): Promise<T> {
     const token = opts.token !== undefined ? opts.token : this.opts.getToken();
-    const headers: Record<string, string> = { Accept: "application/json" };
+    const headers: Record<string, string> = { Accept: opts.as === undefined || opts.as === "json" ? "application/json" : "*/*" };
     if (token) headers.Authorization = `Bearer ${token}`;
     if (opts.body !== undefined) headers["Content-Type"] = "application/json";
     const fetchImpl = this.opts.fetchImpl ?? fetch;
@@ -125,6 +154,8 @@ export class ApiClient {
       throw err;
     }
     if (res.status === 204) return undefined as T;
+    if (opts.as === "text") return (await res.text()) as T;
+    if (opts.as === "blob") return (await res.blob()) as T;
     return (await res.json()) as T;
   }
 

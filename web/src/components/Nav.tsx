@@ -1,14 +1,20 @@
-import { useEffect, useState } from "react";
+import { useEffect, useState, type ReactNode } from "react";
 import type { LiveSource } from "../live/source";
+import { roleAtLeast, type Role } from "../model/session";
 import { Link } from "../router";
 import { THEMES, type Theme } from "../theme";
 import { ConnectionIndicator } from "./ConnectionIndicator";
 
-const LINKS = [
+const LINKS: { to: string; label: string; min?: Role }[] = [
   { to: "/", label: "Overview" },
   { to: "/history", label: "History" },
   { to: "/rollouts", label: "Rollouts" },
+  { to: "/wireguard", label: "WireGuard" },
   { to: "/settings/storage", label: "Storage" },
+  // Admin pages: hidden unless /auth/me says admin (the node refuses them anyway).
+  { to: "/users", label: "Users", min: "admin" },
+  { to: "/tokens", label: "Tokens", min: "admin" },
+  { to: "/audit", label: "Audit", min: "admin" },
 ];
 
 export interface NavProps {
@@ -17,9 +23,13 @@ export interface NavProps {
   theme: Theme;
   onTheme: (t: Theme) => void;
   onSignOut: (() => void) | null;
+  /** The signed-in role (from /auth/me); null while unknown: role-gated links stay hidden. */
+  role?: string | null;
+  /** Replaces the plain "Sign out" button when given. */
+  userMenu?: ReactNode;
 }
 
-export function Nav({ pathname, live, theme, onTheme, onSignOut }: NavProps) {
+export function Nav({ pathname, live, theme, onTheme, onSignOut, role = null, userMenu }: NavProps) {
   const [open, setOpen] = useState(false);
   useEffect(() => setOpen(false), [pathname]);
   const signedIn = onSignOut !== null;
@@ -43,7 +53,7 @@ export function Nav({ pathname, live, theme, onTheme, onSignOut }: NavProps) {
         </button>
         <nav id="nav-menu" className={`nav-menu${open ? " open" : ""}`} aria-label="Main">
           {signedIn &&
-            LINKS.map((l) => (
+            LINKS.filter((l) => !l.min || roleAtLeast(role, l.min)).map((l) => (
               <Link
                 key={l.to}
                 to={l.to}
@@ -68,7 +78,8 @@ export function Nav({ pathname, live, theme, onTheme, onSignOut }: NavProps) {
               ))}
             </select>
           </label>
-          {signedIn && (
+          {signedIn && userMenu}
+          {signedIn && !userMenu && (
             <button type="button" className="link-button" onClick={onSignOut}>
               Sign out
             </button>

@@ -131,6 +131,120 @@ MIGRATIONS: list[str] = [
     CREATE INDEX spans_by_version ON spans(service, version, kind, start_ms, duration_ms, status);
     CREATE INDEX logs_by_version ON logs(service, version, ts_ms, severity_number);
     """,
+    # wireguard: interfaces, peers (secrets encrypted), traffic counters, endpoint history,
+    #    one-time config links (store/sqlite/wireguard.py).
+    """
+    CREATE TABLE wg_interfaces (
+        name TEXT PRIMARY KEY,
+        addresses TEXT NOT NULL,
+        listen_port INTEGER NOT NULL,
+        public_key TEXT NOT NULL,
+        private_key_enc TEXT NOT NULL,
+        dns TEXT NOT NULL,
+        mtu INTEGER,
+        endpoint TEXT NOT NULL,
+        client_allowed_ips TEXT NOT NULL,
+        persistent_keepalive INTEGER NOT NULL,
+        netns TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE wg_peers (
+        id TEXT PRIMARY KEY,
+        interface TEXT NOT NULL,
+        name TEXT NOT NULL,
+        public_key TEXT NOT NULL,
+        addresses TEXT NOT NULL,
+        allowed_ips TEXT NOT NULL,
+        extra_routes TEXT NOT NULL,
+        enabled INTEGER NOT NULL,
+        expires_at REAL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        private_key_enc TEXT,
+        preshared_key_enc TEXT,
+        UNIQUE (interface, public_key)
+    );
+    CREATE INDEX wg_peers_by_interface ON wg_peers(interface, created_at);
+    CREATE TABLE wg_counters (
+        peer_id TEXT PRIMARY KEY,
+        rx_total INTEGER NOT NULL,
+        tx_total INTEGER NOT NULL,
+        last_rx INTEGER NOT NULL,
+        last_tx INTEGER NOT NULL,
+        endpoint TEXT,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE wg_endpoints (
+        id INTEGER PRIMARY KEY,
+        peer_id TEXT NOT NULL,
+        ts REAL NOT NULL,
+        endpoint TEXT NOT NULL
+    );
+    CREATE INDEX wg_endpoints_by_peer ON wg_endpoints(peer_id, id);
+    CREATE TABLE wg_links (
+        code_hash TEXT PRIMARY KEY,
+        peer_id TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        used_at REAL
+    );
+    """,
+    # audit: every state-changing request, who/what/when/from where (store/sqlite/audit.py).
+    """
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        ts REAL NOT NULL,
+        actor TEXT NOT NULL,
+        actor_kind TEXT NOT NULL,
+        role TEXT NOT NULL,
+        method TEXT NOT NULL,
+        path TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        client TEXT NOT NULL,
+        detail TEXT NOT NULL
+    );
+    CREATE INDEX audit_by_ts ON audit(ts);
+    CREATE INDEX audit_by_actor ON audit(actor, id);
+    """,
+    # auth: users, sign-in sessions and their refresh tokens, one-time sign-in codes
+    #    (auth/users.py, auth/sessions.py).
+    """
+    CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        password_hash TEXT,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        totp_secret TEXT,
+        totp_pending TEXT,
+        totp_last_step INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE auth_sessions (
+        id TEXT PRIMARY KEY,
+        user TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        revoked_at REAL,
+        revoke_reason TEXT
+    );
+    CREATE INDEX auth_sessions_by_user ON auth_sessions(user);
+    CREATE TABLE refresh_tokens (
+        hash TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        issued_at REAL NOT NULL,
+        used_at REAL
+    );
+    CREATE INDEX refresh_tokens_by_session ON refresh_tokens(session_id);
+    CREATE TABLE signin_codes (
+        hash TEXT PRIMARY KEY,
+        user TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        used_at REAL
+    );
+    """,
 ]
 
 
