@@ -20,9 +20,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
-import re
-import shutil
-import subprocess
 import time
 from typing import Any
 
@@ -39,6 +36,7 @@ from _common import (
     sentra_node,
     target,
     wait_http,
+    wrk_view,
 )
 
 TARGET_P99_MS = 5.0
@@ -105,40 +103,6 @@ def _stats(xs: list[float]) -> dict[str, float]:
         "p95": percentile(xs, 95),
         "p99": percentile(xs, 99),
         "max": max(xs),
-    }
-
-
-def wrk_view(url: str, token: str, seconds: int) -> dict[str, Any] | None:
-    wrk = shutil.which("wrk")
-    if wrk is None:
-        return None
-    out = subprocess.run(
-        [
-            wrk,
-            "-t1",
-            "-c1",
-            f"-d{seconds}s",
-            "--latency",
-            "-H",
-            f"Authorization: Bearer {token}",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=seconds + 30,
-    ).stdout
-
-    def ms(text: str) -> float:
-        value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-    dist = {f"p{p}": ms(v) for p, v in re.findall(r"^\s+(\d+)%\s+(\S+)$", out, re.M)}
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    return {
-        "what": "closed loop, 1 connection, as fast as it answers (not paced)",
-        "seconds": seconds,
-        "requests_per_s": float(rps.group(1)) if rps else None,
-        "latency_ms": dist,
     }
 
 
