@@ -270,7 +270,7 @@ def redeem_link(
 
 
 @router.get("/api/v1/wg/status", dependencies=[Depends(require("viewer"))])
-def wg_status(request: Request) -> Response:
+async def wg_status(request: Request) -> Response:
     """Every interface's peers as of the last poll, from the status cache only (a slow
     ``wg`` never delays this answer)."""
     return Response(_wg(request).cache.status_bytes(), media_type="application/json")
