@@ -8,6 +8,7 @@ import { useApp } from "../context";
 import { formatTimestamp } from "../format";
 import { formatAgo } from "../model/rollouts";
 import "../components/accounts.css";
+import { PageMessages } from "../components/PageMessages";
 
 const ROLES = ["viewer", "operator", "admin"];
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -123,17 +124,7 @@ export function Tokens() {
           Create token
         </button>
       </div>
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
-      {result && (
-        <p className="notice ok" role="status">
-          {result}
-        </p>
-      )}
-      {!tokens && !error && <p className="muted">Loading…</p>}
+      <PageMessages error={error} result={result} loading={!tokens} />
       {tokens && tokens.length === 0 && (
         <div className="card empty-state">
           <h2>No API tokens</h2>

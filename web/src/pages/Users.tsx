@@ -7,6 +7,7 @@ import { useApp } from "../context";
 import { formatTimestamp } from "../format";
 import { formatAgo } from "../model/rollouts";
 import "../components/accounts.css";
+import { PageMessages } from "../components/PageMessages";
 
 const ROLES = ["viewer", "operator", "admin"];
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -149,17 +150,7 @@ export function Users({ self }: { self: string }) {
           Add user
         </button>
       </div>
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
-      {result && (
-        <p className="notice ok" role="status">
-          {result}
-        </p>
-      )}
-      {!users && !error && <p className="muted">Loading…</p>}
+      <PageMessages error={error} result={result} loading={!users} />
       {users && (
         <div className="card">
           <table className="table cards-table" data-testid="users">

@@ -11,6 +11,7 @@ import { roleAtLeast } from "../model/session";
 import { expiryText, handshakeAge, isOnline, mergeStatus, sortPeers, trafficText } from "../model/wireguard";
 import { navigate, useLocationPath } from "../router";
 import "../components/accounts.css";
+import { PageMessages } from "../components/PageMessages";
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
@@ -163,17 +164,7 @@ export function WireGuard({ role }: { role: string | null }) {
           </button>
         )}
       </div>
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
-      {result && (
-        <p className="notice ok" role="status">
-          {result}
-        </p>
-      )}
-      {!ifaces && !error && <p className="muted">Loading…</p>}
+      <PageMessages error={error} result={result} loading={!ifaces} />
       {ifaces && ifaces.length === 0 && (
         <div className="card empty-state">
           <h2>No WireGuard interface</h2>
