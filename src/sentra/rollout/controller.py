@@ -8,6 +8,13 @@ the controller acts on it, then published on the bus (``rollout.decision.<name>`
 ``rollout.state.<name>``) and sent to the spec's notifiers. After a restart the loop
 finds the persisted phase and weights and simply carries on: re-applying weights is
 idempotent, so no step is applied twice and a rollback under way is finished.
+
+Several nodes on one PostgreSQL database: each rollout is driven by the node holding its
+lease (``rollout/lease.py``). The others discover rollouts created elsewhere, keep their
+copies current for the API, and try for the lease each second, so when the leader dies
+the next node carries the rollout on from the persisted state. Every save is conditional
+on the row being as this node last saw it (``expect_updated_at``), so a node that lost its
+lease without noticing cannot take a second step.
 """
 
 from __future__ import annotations
@@ -29,13 +36,14 @@ from sentra.rollout.actuators import build_actuator
 from sentra.rollout.actuators.base import Actuator, ActuatorError
 from sentra.rollout.evaluate import Evaluator, exemplar_json
 from sentra.rollout.hooks import Notifier, run_hooks
+from sentra.rollout.lease import Leases, SoloLeases
 from sentra.rollout.machine import TERMINAL, Observation, Phase, RolloutState, Transition
 from sentra.rollout.sources import build_source
 from sentra.rollout.sources.base import TelemetrySource
 from sentra.rollout.sources.config import BuiltinSourceConfig
 from sentra.rollout.spec import RolloutSpec, spec_from_json
 from sentra.store.sqlite import SqliteStore
-from sentra.store.sqlite.rollouts import RolloutStore, StoredDecision
+from sentra.store.sqlite.rollouts import RolloutStore, StaleRollout, StoredDecision, StoredRollout
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +70,7 @@ class _Runtime:
     last_obs: Observation | None = None
     apply_detail: str = ""
     pre_promote_done: bool = False
+    stored_at: float | None = None  # the row's updated_at as this node last saw it
 
 
 class RolloutController:
@@ -76,6 +85,8 @@ class RolloutController:
         tick_s: float = 0.2,
         actuator_factory: Callable[..., Actuator] = build_actuator,
         source_factory: Callable[..., TelemetrySource] = build_source,
+        leases: Leases | None = None,
+        discover_s: float = 1.0,
     ) -> None:
         self.rollouts = rollouts
         self.bus = bus
@@ -85,6 +96,8 @@ class RolloutController:
         self.tick_s = tick_s
         self._actuator_factory = actuator_factory
         self._source_factory = source_factory
+        self.leases: Leases = leases or SoloLeases()
+        self.discover_s = discover_s
         self._runtimes: dict[str, _Runtime] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self.evaluations = 0
@@ -115,15 +128,46 @@ class RolloutController:
     def load(self) -> int:
         """Pick up every active rollout persisted by an earlier run; return how many."""
         for stored in self.rollouts.all():
-            state = RolloutState.from_json(stored.state)
-            if state.phase in TERMINAL:
-                continue
-            try:
-                spec = spec_from_json(stored.spec_json)
-                self._runtimes[stored.name] = self._build(spec, stored.spec_yaml, state)
-            except (ValueError, OSError) as exc:
-                log.error("rollout %s cannot be resumed: %s", stored.name, exc)
+            self._pick_up(stored)
         return len(self._runtimes)
+
+    def _pick_up(self, stored: StoredRollout) -> None:
+        state = RolloutState.from_json(stored.state)
+        if state.phase in TERMINAL or stored.name in self._runtimes:
+            return
+        try:
+            spec = spec_from_json(stored.spec_json)
+            rt = self._build(spec, stored.spec_yaml, state)
+        except (ValueError, OSError) as exc:
+            log.error("rollout %s cannot be resumed: %s", stored.name, exc)
+            return
+        rt.stored_at = stored.updated_at
+        self._runtimes[stored.name] = rt
+
+    async def _discover(self) -> None:
+        """Shared database: take in rollouts created on other nodes, refresh the copies this
+        node does not lead, and wake a led one whose row another node changed (a command)."""
+        for stored in await asyncio.to_thread(self.rollouts.all):
+            rt = self._runtimes.get(stored.name)
+            if rt is None:
+                self._pick_up(stored)
+            elif stored.updated_at != rt.stored_at and not rt.lock.locked():
+                self._refresh(rt, stored)
+                rt.due = 0.0
+        for name, rt in list(self._runtimes.items()):
+            if rt.state.phase in TERMINAL and not self.leases.holds(name):
+                self._runtimes.pop(name, None)
+                await self._close_runtime(rt)
+
+    @staticmethod
+    def _refresh(rt: _Runtime, stored: StoredRollout) -> None:
+        rt.state = RolloutState.from_json(stored.state)
+        rt.stored_at = stored.updated_at
+
+    async def _reload(self, rt: _Runtime) -> None:
+        stored = await asyncio.to_thread(self.rollouts.get, rt.spec.name)
+        if stored is not None:
+            self._refresh(rt, stored)
 
     # The loop --------------------------------------------------------------------------
 
@@ -131,12 +175,19 @@ class RolloutController:
         """Start each due rollout's evaluation as its own task, so a slow source or actuator
         of one rollout never delays another's rollback."""
         busy: dict[str, asyncio.Task[None]] = {}
+        next_discover = 0.0
         try:
             while True:
                 now = self.clock()
+                if self.leases.shared and now >= next_discover:
+                    next_discover = now + self.discover_s
+                    await self._shared_housekeeping()
                 for name, rt in list(self._runtimes.items()):
                     task = busy.get(name)
                     if rt.due <= now and (task is None or task.done()):
+                        if not await self._lead(rt):
+                            rt.due = now + self.discover_s
+                            continue
                         busy[name] = asyncio.get_running_loop().create_task(
                             self._converge(rt), name=f"rollout-{name}"
                         )
@@ -148,6 +199,30 @@ class RolloutController:
                 task.cancel()
             await asyncio.gather(*busy.values(), return_exceptions=True)
 
+    async def _shared_housekeeping(self) -> None:
+        try:
+            await self.leases.check()
+            await self._discover()
+        except Exception:  # the database is away: try again next second
+            log.exception("rollouts: cannot read the shared rollout table")
+
+    async def _lead(self, rt: _Runtime) -> bool:
+        """Hold the rollout's lease; on winning it, start from the state in the database
+        (the previous leader may have moved it since this node last looked)."""
+        name = rt.spec.name
+        if self.leases.holds(name):
+            return True
+        if rt.state.phase in TERMINAL or not await self.leases.acquire(name):
+            return False
+        try:
+            await self._reload(rt)
+        except Exception:
+            log.exception("rollout %s: cannot load its state", name)
+            await self.leases.release(name)
+            return False
+        rt.pre_promote_done = False
+        return True
+
     async def close(self) -> None:
         for task in list(self._background):
             task.cancel()
@@ -155,6 +230,7 @@ class RolloutController:
         for rt in self._runtimes.values():
             await self._close_runtime(rt)
         self._runtimes.clear()
+        await self.leases.close()
 
     async def _close_runtime(self, rt: _Runtime) -> None:
         with contextlib.suppress(Exception):
@@ -172,12 +248,16 @@ class RolloutController:
                 for _ in range(3):  # a transition that moves weights is applied at once
                     if not await self._once(rt):
                         break
+        except StaleRollout as exc:
+            log.info("rollout %s: %s; carrying on from the stored state", rt.spec.name, exc)
+            await self._reload(rt)
         except Exception:  # a bug must not stop every other rollout: log, retry next tick
             log.exception("rollout %s: evaluation failed", rt.spec.name)
         rt.due = self.clock() + rt.spec.analysis.interval
         if rt.state.phase in TERMINAL:
             self._runtimes.pop(rt.spec.name, None)
             await self._close_runtime(rt)
+            await self.leases.release(rt.spec.name)
 
     async def _once(self, rt: _Runtime) -> bool:
         """One converging move; True when another should follow right away."""
@@ -268,9 +348,15 @@ class RolloutController:
         now = self.clock()
         drafts = [dataclasses.asdict(d) for d in t.decisions]
         stored = await asyncio.to_thread(
-            self.rollouts.save, rt.spec.name, t.state.to_json(), drafts, now
+            self.rollouts.save,
+            rt.spec.name,
+            t.state.to_json(),
+            drafts,
+            now,
+            expect_updated_at=rt.stored_at if self.leases.shared else None,
         )
         rt.state = t.state
+        rt.stored_at = now
         self.decisions_total += len(stored)
         for d in stored:
             log.info("rollout %s: %s (%s): %s", d.rollout, d.kind, d.actor, d.reason)
@@ -342,6 +428,7 @@ class RolloutController:
         except BaseException:
             await self._close_runtime(rt)
             raise
+        rt.stored_at = now
         self._runtimes[spec.name] = rt
         async with rt.lock:
             outcome = await run_hooks(spec.hooks.pre_rollout, "pre_rollout", self._context(rt))
@@ -368,8 +455,11 @@ class RolloutController:
             rt = self._build(spec_from_json(stored.spec_json), stored.spec_yaml, state)
             if action != "retry":  # finished rollouts only take retry
                 machine.command(state, rt.spec, action, actor=actor, now=self.clock())
+            rt.stored_at = stored.updated_at
             self._runtimes[name] = rt
         async with rt.lock:
+            if self.leases.shared:  # another node may lead it: act on the stored state
+                await self._reload(rt)
             t = machine.command(rt.state, rt.spec, action, actor=actor, now=self.clock(), full=full)
             if action == "retry":
                 rt.pre_promote_done = False

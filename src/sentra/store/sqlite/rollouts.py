@@ -67,6 +67,10 @@ class RolloutExists(ValueError):
     """A rollout of that name is already running."""
 
 
+class StaleRollout(RuntimeError):
+    """The rollout's row changed since the caller read it (another node acted on it)."""
+
+
 class RolloutStore:
     def __init__(self, db_path: Path, *, readonly: bool = False) -> None:
         self._conn = connect(db_path, readonly=readonly)
@@ -119,17 +123,24 @@ class RolloutStore:
         state: Mapping[str, Any],
         decisions: Iterable[Mapping[str, Any]],
         now: float,
+        *,
+        expect_updated_at: float | None = None,
     ) -> list[StoredDecision]:
         """Write the new state and its decisions in one transaction; return the decisions
-        with their ids."""
+        with their ids. With ``expect_updated_at`` the write happens only if the row still
+        has that ``updated_at`` (else ``StaleRollout``, nothing written): the fence that
+        keeps two nodes from both taking a step."""
         out: list[StoredDecision] = []
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                self._conn.execute(
-                    "UPDATE rollouts SET state_json = ?, phase = ?, updated_at = ? WHERE name = ?",
-                    (_encode(state).decode(), state["phase"], now, name),
-                )
+                sql = "UPDATE rollouts SET state_json = ?, phase = ?, updated_at = ? WHERE name = ?"
+                args: tuple[Any, ...] = (_encode(state).decode(), state["phase"], now, name)
+                if expect_updated_at is not None:
+                    sql, args = sql + " AND updated_at = ?", (*args, expect_updated_at)
+                cur = self._conn.execute(sql, args)
+                if expect_updated_at is not None and cur.rowcount == 0:
+                    raise StaleRollout(f"rollout {name!r} was changed by another node")
                 for d in decisions:
                     cur = self._conn.execute(
                         "INSERT INTO decisions(rollout, ts, kind, from_phase, to_phase, step_index,"
