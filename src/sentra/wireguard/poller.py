@@ -1,7 +1,10 @@
 """The WireGuard agent: reads every managed interface on aligned ticks, off the event loop.
 
 Each tick runs ``wg show all dump`` (one call per network namespace in use) as an async
-subprocess with a timeout, then parses and does the bookkeeping on a worker thread:
+subprocess with a timeout, then parses and does the bookkeeping on the event loop in
+slices of ``SLICE`` peers, yielding between them (on a worker thread the same Python work
+held the GIL for up to a switch interval, 5 ms, at a time, and the status route waited
+behind it: bench/wg_status.py), and saves the counters on a worker thread:
 traffic totals grow by the *delta* of the interface's counters since the last poll (a
 counter lower than the last one means the interface restarted: the new value is all new
 traffic), so totals survive restarts of the interface and, being stored with the last raw
@@ -18,7 +21,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
@@ -30,6 +33,7 @@ from sentra.wireguard.dump import InterfaceDump, PeerDump, parse_dump
 from sentra.wireguard.model import Interface, InterfaceStatus, Peer, PeerStatus
 
 log = logging.getLogger(__name__)
+SLICE = 100  # peers accounted (or events published) between two yields to the loop
 
 
 class Reader(Protocol):
@@ -101,11 +105,17 @@ class WgPoller:
             except CommandFailed as exc:
                 errors[netns] = str(exc)
         now = self.clock()
-        result = await asyncio.to_thread(self._account, ifaces, peers, texts, errors, now)
+        result = PollResult(errors=errors)
+        changed: list[tuple[str, Counter]] = []
+        moves: list[tuple[str, float, str]] = []
+        for _ in self._account(ifaces, peers, texts, now, result, changed, moves):
+            await asyncio.sleep(0)  # let requests in between slices
+        if changed or moves:
+            await asyncio.to_thread(self.store.save_counters, changed, moves, now)
         for i, (topic, event) in enumerate(result.events, start=1):
             # PeerStatus / InterfaceStatus are not (yet) in sentra.events.Event.
             self.bus.publish(topic, cast(Event, event))
-            if i % 100 == 0:  # 1,000 peers: let requests in between (bench/wg_status.py)
+            if i % SLICE == 0:
                 await asyncio.sleep(0)
         self.polls += 1
         self.last_duration_s = time.monotonic() - started
@@ -124,17 +134,23 @@ class WgPoller:
         ifaces: list[Interface],
         peers: list[Peer],
         texts: dict[str, str],
-        errors: dict[str, str],
         now: float,
-    ) -> PollResult:
+        out: PollResult,
+        changed: list[tuple[str, Counter]],
+        moves: list[tuple[str, float, str]],
+    ) -> Iterator[None]:
+        """Account one poll into ``out``, ``changed`` and ``moves``, yielding every
+        ``SLICE`` peers so the caller can give the loop back."""
         assert self._counters is not None
-        dumps: dict[str, dict[str, InterfaceDump]] = {ns: parse_dump(t) for ns, t in texts.items()}
+        errors = out.errors
+        dumps: dict[str, dict[str, InterfaceDump]] = {}
+        for ns, text in texts.items():
+            dumps[ns] = parse_dump(text)
+            yield
         by_iface: dict[str, list[Peer]] = {}
         for p in peers:
             by_iface.setdefault(p.interface, []).append(p)
-        out = PollResult(errors=errors)
-        changed: list[tuple[str, Counter]] = []
-        moves: list[tuple[str, float, str]] = []
+        done = 0
         for iface in ifaces:
             topic = f"wg.status.{iface.name}"
             dump = dumps.get(iface.netns, {}).get(iface.name)
@@ -153,6 +169,9 @@ class WgPoller:
                 )
             )
             for p in by_iface.get(iface.name, []):
+                done += 1
+                if done % SLICE == 0:
+                    yield
                 k = self._counters.setdefault(p.id, Counter())
                 seen = dump.peers.get(p.public_key) if dump else None
                 if seen is None:
@@ -184,12 +203,9 @@ class WgPoller:
                 hs = seen.latest_handshake
                 online = hs is not None and now - hs < self.online_after
                 out.events.append((topic, _status(p, k, now, seen, online, rates)))
-        if changed or moves:
-            self.store.save_counters(changed, moves, now)
         live = {p.id for p in peers}
         for pid in [pid for pid in self._counters if pid not in live]:
             del self._counters[pid]
-        return out
 
 
 def _status(
