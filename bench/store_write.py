@@ -1,11 +1,16 @@
-"""Sustained write throughput of SqliteStore.append, and where the writes should run.
+"""Sustained write throughput of the telemetry store, and where the writes should run.
 
 Usage: .venv/bin/python bench/store_write.py [--quick] [--samples N] [--repeats R] [--no-pin]
+       [--backend sqlite|postgres|both] [--pg-admin-dsn DSN]
 
 1. Sustained: N pre-built host-telemetry samples (64 series, bench/_hostsim.py) appended
    in batches of 40 ticks (2,560 samples, inside the node's 1,000-5,000 drain size), with
    a seal every 600 s of simulated time (38,400 samples), seals included in the time.
    Fresh store per repeat; median of R. Pinned to one CPU. Target: >= 200,000 samples/s.
+   ``--backend postgres`` (or ``both``) runs the same on PostgreSQL: a fresh database per
+   repeat, created and dropped through ``--pg-admin-dsn`` (default: the local server as
+   user postgres). The client is pinned; the server's processes are not, so on a 2-CPU
+   machine they share the other CPU with everything else. Placement (2.) is SQLite only.
 2. Placement (STYLE.md habit 9): the same writes from an asyncio loop that also serves a
    "request" every 1 ms (a coroutine doing ~30 us of JSON work per tick), with the writes
    (a) on the loop thread, yielding between batches, and (b) through asyncio.to_thread.
@@ -18,16 +23,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from _common import emit, log, machine, median, percentile, target, temp_dir
 from _hostsim import HostSim, ticks
 from sentra.events import Sample
+from sentra.store.sql import DbTarget
 from sentra.store.sqlite import SqliteStore
+from sentra.store.timeseries import TelemetryStore
 
 T0 = 1_700_000_400.0
 TICKS_PER_BATCH = 40
@@ -57,8 +66,32 @@ def seal_due(i: int) -> bool:
     return ((i + 1) * TICKS_PER_BATCH) % SEAL_EVERY_S == 0
 
 
-def sustained(dir_: Path, batches: list[list[Sample]], run: int) -> dict[str, float]:
-    store = SqliteStore(dir_ / f"sustained-{run}.db", seal_interval_s=SEAL_EVERY_S)
+@contextlib.contextmanager
+def postgres_database(admin_dsn: str, name: str) -> Iterator[DbTarget]:
+    """A fresh PostgreSQL database for one run, dropped afterwards."""
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield DbTarget.postgres(make_conninfo(admin_dsn, dbname=name))
+    finally:
+        with psycopg.connect(admin_dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def run_target(backend: str, dir_: Path, admin_dsn: str, run: int) -> Iterator[DbTarget]:
+    if backend == "sqlite":
+        yield DbTarget.sqlite(dir_ / f"sustained-{run}.db")
+    else:
+        with postgres_database(admin_dsn, f"sentra_bench_{os.getpid()}_{run}") as target:
+            yield target
+
+
+def sustained(target: DbTarget, batches: list[list[Sample]]) -> dict[str, float]:
+    store = TelemetryStore(target, seal_interval_s=SEAL_EVERY_S)
     try:
         n = 0
         seal_s = 0.0
@@ -146,7 +179,14 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=None, help="per sustained run (default 2M)")
     ap.add_argument("--repeats", type=int, default=None, help="repeats (default 3)")
     ap.add_argument("--no-pin", action="store_true", help="do not pin to one CPU")
+    ap.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="sqlite")
+    ap.add_argument(
+        "--pg-admin-dsn",
+        default="host=127.0.0.1 port=5432 user=postgres dbname=postgres",
+        help="where to create (and drop) each run's PostgreSQL database",
+    )
     args = ap.parse_args()
+    backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
     total = args.samples or (300_000 if args.quick else 2_000_000)
     repeats = args.repeats or (1 if args.quick else 3)
     place_total = min(total, 200_000 if args.quick else 1_000_000)
@@ -162,18 +202,32 @@ def main() -> None:
     with temp_dir("sentra-bench-write-") as d:
         if pin is not None:
             os.sched_setaffinity(0, {pin})
-        runs = []
+        runs: dict[str, list[dict[str, float]]] = {b: [] for b in backends}
         for r in range(repeats):
-            runs.append(sustained(d, batches, r))
-            log(f"sustained run {r + 1}: {runs[-1]['rate']:,.0f} samples/s")
-        placed = {"pinned_one_cpu": placement(d, place_batches, repeats, "pinned")}
+            for backend in backends:
+                with run_target(backend, d, args.pg_admin_dsn, r) as t:
+                    runs[backend].append(sustained(t, batches))
+                log(f"sustained {backend} run {r + 1}: {runs[backend][-1]['rate']:,.0f} samples/s")
+        placed: dict[str, Any] = {}
+        if "sqlite" in backends:
+            placed["pinned_one_cpu"] = placement(d, place_batches, repeats, "pinned")
         os.sched_setaffinity(0, all_cpus)
-        if len(all_cpus) > 1:
+        if len(all_cpus) > 1 and "sqlite" in backends:
             placed[f"unpinned_{len(all_cpus)}_cpus"] = placement(
                 d, place_batches, repeats, "unpinned"
             )
 
-    rate = median([r["rate"] for r in runs])
+    rates = {b: median([r["rate"] for r in rs]) for b, rs in runs.items()}
+    sustained_out = {
+        b: {
+            "samples_per_run": n_samples,
+            "repeats": repeats,
+            "rates": [round(r["rate"]) for r in rs],
+            "median_rate": round(rates[b]),
+            "seal_time_share": round(median([r["seal_share"] for r in rs]), 3),
+        }
+        for b, rs in runs.items()
+    }
     result = {
         "benchmark": "store_write",
         "mode": "quick" if args.quick else "default",
@@ -182,30 +236,35 @@ def main() -> None:
         "series": per_tick,
         "batch_samples": per_tick * TICKS_PER_BATCH,
         "seal_every_samples": per_tick * SEAL_EVERY_S,
-        "sustained": {
-            "samples_per_run": n_samples,
-            "repeats": repeats,
-            "rates": [round(r["rate"]) for r in runs],
-            "median_rate": round(rate),
-            "seal_time_share": round(median([r["seal_share"] for r in runs]), 3),
-        },
+        "backends": list(backends),
+        # SQLite's figures where they always were; PostgreSQL's under "postgres".
+        **({"sustained": sustained_out["sqlite"]} if "sqlite" in rates else {}),
+        **({"postgres": {"sustained": sustained_out["postgres"]}} if "postgres" in rates else {}),
         "placement": {
             "samples_per_run": sum(len(b) for b in place_batches),
             "server": "coroutine waking every 1 ms to json.dumps a 25-entry dict",
             **placed,
         },
-        "targets": {"sustained_samples_per_s": target(rate, TARGET_RATE, at_most=False)},
+        "targets": {
+            f"{b}_sustained_samples_per_s": target(rate, TARGET_RATE, at_most=False)
+            for b, rate in rates.items()
+        },
         "wall_seconds": round(time.perf_counter() - started, 1),
     }
-    p = placed["pinned_one_cpu"]
-    emit(
-        result,
-        f"store_write: {rate:,.0f} samples/s sustained on one CPU "
-        f"({'met' if rate >= TARGET_RATE else 'MISSED'} >= {TARGET_RATE:,}); with a busy loop, "
-        f"on-loop {p['on_loop']['write_rate']:,} vs to_thread {p['to_thread']['write_rate']:,} "
-        f"samples/s (server lag p99 {p['on_loop']['server_lag_ms_p99']:.1f} vs "
-        f"{p['to_thread']['server_lag_ms_p99']:.1f} ms)",
-    )
+    parts = [
+        f"{b} {rate:,.0f} samples/s ({'met' if rate >= TARGET_RATE else 'MISSED'})"
+        for b, rate in rates.items()
+    ]
+    line = f"store_write: sustained on one CPU, target >= {TARGET_RATE:,}: {', '.join(parts)}"
+    if "pinned_one_cpu" in placed:
+        p = placed["pinned_one_cpu"]
+        line += (
+            f"; with a busy loop, on-loop {p['on_loop']['write_rate']:,} vs to_thread "
+            f"{p['to_thread']['write_rate']:,} samples/s (server lag p99 "
+            f"{p['on_loop']['server_lag_ms_p99']:.1f} vs "
+            f"{p['to_thread']['server_lag_ms_p99']:.1f} ms)"
+        )
+    emit(result, line)
 
 
 if __name__ == "__main__":

@@ -137,9 +137,9 @@ def _entry(ts, actor="x"):
     return AuditEntry(ts, actor, "token", "admin", "POST", "/p", 200, "127.0.0.1", "d")
 
 
-def test_entries_past_the_retention_are_pruned(tmp_path):
+def test_entries_past_the_retention_are_pruned(db_target):
     now = [1_000_000.0]
-    store = AuditStore(tmp_path / "a.db")
+    store = AuditStore(db_target)
     writer = AuditWriter(store, retention_days=1, prune_every_s=0, clock=lambda: now[0])
     store.append([_entry(now[0] - 2 * 86400, "old"), _entry(now[0] - 3600, "recent")])
     writer.record(_entry(now[0], "new"))
@@ -148,8 +148,8 @@ def test_entries_past_the_retention_are_pruned(tmp_path):
     store.close()
 
 
-def test_a_stuck_writer_drops_new_entries_instead_of_growing(tmp_path):
-    store = AuditStore(tmp_path / "a.db")
+def test_a_stuck_writer_drops_new_entries_instead_of_growing(db_target):
+    store = AuditStore(db_target)
     writer = AuditWriter(store, retention_days=1, max_pending=3)
     for i in range(5):
         writer.record(_entry(float(i)))

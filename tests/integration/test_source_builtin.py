@@ -10,8 +10,8 @@ from sentra.events import LogRecord, Sample, Span
 from sentra.rollout.sources import Arm, SourceError, Target, Window, build_source
 from sentra.rollout.sources.builtin import BuiltinSource, parse_metric_query
 from sentra.rollout.sources.config import BuiltinSourceConfig
+from sentra.store import telemetry as sql
 from sentra.store.sqlite import SqliteStore, Tier
-from sentra.store.sqlite import telemetry as sql
 
 T0 = 1_700_000_040.0  # a whole minute
 WINDOW = Window(T0, T0 + 60)

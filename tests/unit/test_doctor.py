@@ -112,3 +112,38 @@ def test_doctor_text_lists_what_to_fix(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["doctor", "-d", str(tmp_path)])
     assert result.exit_code == 1
     assert "To fix:" in result.stdout and "Docker socket:" in result.stdout
+
+
+def test_database_check_names_the_engine_and_never_the_password(tmp_path):
+    from sentra.cli.doctor import check_database
+
+    assert check_database(_settings(tmp_path)).status == "ok"
+    missing = check_database(_settings(tmp_path, SENTRA_HISTORY_BACKEND="postgres"))
+    assert missing.status == "fail" and "postgres_dsn" in missing.detail
+    down = check_database(
+        _settings(
+            tmp_path,
+            SENTRA_HISTORY_BACKEND="postgres",
+            SENTRA_HISTORY_POSTGRES_DSN="host=127.0.0.1 port=1 user=u password=hunter2 "
+            "dbname=d connect_timeout=2",
+        )
+    )
+    assert down.status == "fail" and "cannot connect" in down.detail
+    assert "hunter2" not in down.detail + down.fix
+    assert "postgresql://u@127.0.0.1:1/d" in down.detail
+
+
+def test_database_check_reads_a_private_dsn_file(tmp_path):
+    from sentra.cli.doctor import check_database
+    from tests.dbtarget import require_postgres
+
+    require_postgres()
+    dsn = tmp_path / "dsn"
+    dsn.write_text("host=127.0.0.1 port=5432 user=postgres dbname=test\n")
+    env = {"SENTRA_HISTORY_BACKEND": "postgres", "SENTRA_HISTORY_POSTGRES_DSN_FILE": dsn}
+    dsn.chmod(0o644)
+    assert "chmod 600" in check_database(_settings(tmp_path, **env)).detail
+    dsn.chmod(0o600)
+    found = check_database(_settings(tmp_path, **env))
+    assert found.status in ("ok", "warn"), found
+    assert "postgresql://postgres@127.0.0.1:5432/test" in found.detail

@@ -1,7 +1,5 @@
-"""Users on a real SQLite file: argon2 hashes, policy, last-admin guard, TOTP, sign-in codes,
-and the refresh-token sessions that live beside them."""
-
-import sqlite3
+"""Users on a real database (SQLite file and PostgreSQL): argon2 hashes, policy, last-admin
+guard, TOTP, sign-in codes, and the refresh-token sessions that live beside them."""
 
 import pyotp
 import pytest
@@ -14,6 +12,7 @@ from sentra.auth.users import (
     UserStore,
     check_password,
 )
+from sentra.store.sql import Db
 
 T0 = 1_800_000_000.0
 
@@ -24,8 +23,8 @@ def passwords():
 
 
 @pytest.fixture
-def users(tmp_path):
-    store = UserStore.open(tmp_path / "db" / "sentra.db")
+def users(db_target):
+    store = UserStore.open(db_target)
     yield store
     store.close()
 
@@ -40,8 +39,10 @@ def test_hash_is_argon2id_and_only_the_right_password_verifies(passwords):
     assert not passwords.verify("not-a-hash", "anything at all")
 
 
-def test_database_keeps_the_hash_never_the_password(tmp_path, users, passwords):
+def test_database_keeps_the_hash_never_the_password(tmp_path, passwords):
+    users = UserStore.open(tmp_path / "db" / "sentra.db")  # a bare path: a SQLite file
     users.add("alice", "viewer", passwords.hash("lavender-tractor-9"), now=T0)
+    users.close()
     raw = (tmp_path / "db" / "sentra.db").read_bytes()
     wal = tmp_path / "db" / "sentra.db-wal"
     raw += wal.read_bytes() if wal.exists() else b""
@@ -195,6 +196,7 @@ def test_prune_forgets_sessions_ended_a_day_ago(sessions, users):
 
 
 def test_schema_has_no_plain_password_column(users):
-    cols = [r[1] for r in users.connection.execute("PRAGMA table_info(users)")]
-    assert "password" not in cols and "password_hash" in cols
-    assert isinstance(users.connection, sqlite3.Connection)
+    assert isinstance(users.connection, Db)
+    users.connection.execute("SELECT password_hash FROM users").fetchall()
+    with pytest.raises(Exception, match="password"):
+        users.connection.execute("SELECT password FROM users").fetchall()

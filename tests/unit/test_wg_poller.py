@@ -45,8 +45,8 @@ class Clock:
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = WgStore(tmp_path / "db.sqlite")
+def store(db_target):
+    s = WgStore(db_target)
     s.add_interface(
         Interface("swg0", ["10.8.0.1/24"], 51820, "PUB=", "sealed"),
         [
@@ -83,11 +83,11 @@ def test_totals_grow_by_deltas_and_survive_a_counter_reset(store):
     assert a.rx_bytes == 400
 
 
-def test_totals_survive_a_node_restart(store, tmp_path):
+def test_totals_survive_a_node_restart(store, db_target):
     reader, clock = FakeDumpReader(), Clock()
     reader.set([(PUB_A, "1.2.3.4:5", clock.t, 1000, 10)])
     poll(WgPoller(store, MemoryBus(), reader, clock=clock))
-    again = WgStore(tmp_path / "db.sqlite")  # a new process reads what the last one stored
+    again = WgStore(db_target)  # a new process reads what the last one stored
     clock.t += 60
     reader.set([(PUB_A, "1.2.3.4:5", clock.t, 1500, 20)])
     a = peers_of(poll(WgPoller(again, MemoryBus(), reader, clock=clock)))["pa"]

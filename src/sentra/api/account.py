@@ -41,7 +41,7 @@ from sentra.auth.users import (
     normalize_name,
 )
 from sentra.config import AuthSettings
-from sentra.store.sqlite.schema import connect, migrate
+from sentra.store.sql import DbTarget, as_target, open_db
 
 log = logging.getLogger("sentra.auth")
 COOKIE = "sentra_refresh"
@@ -55,12 +55,12 @@ Admin = Annotated[Principal, Depends(require("admin"))]
 
 
 class Accounts:
-    """Users, sessions, signing keys and the throttle of one node (one SQLite connection)."""
+    """Users, sessions, signing keys and the throttle of one node (one database connection)."""
 
     def __init__(
         self,
         settings: AuthSettings,
-        db_path: Path,
+        db: DbTarget | Path,
         key_path: Path,
         *,
         now: float,
@@ -69,8 +69,7 @@ class Accounts:
     ) -> None:
         self.settings = settings
         self.public_url = public_url
-        self._conn = connect(db_path)
-        migrate(self._conn)
+        self._conn = open_db(as_target(db))
         self.users = UserStore(self._conn)
         self.sessions = SessionStore(self._conn)
         self.sessions.prune(now)

@@ -13,7 +13,8 @@ from sentra.api.context import ApiContext
 from sentra.api.problems import Problem, problem_response
 from sentra.ingest.model import BatchError, parse_batch
 from sentra.ingest.pipeline import CommitResult, Job, Overloaded
-from sentra.store.sqlite.records import DeadLetter
+from sentra.store.records import DeadLetter
+from sentra.store.sql import DatabaseUnavailable
 
 router = APIRouter()
 
@@ -31,6 +32,8 @@ async def commit(ctx: ApiContext, job: Job) -> CommitResult:
         ) from None
     try:
         return await future
+    except DatabaseUnavailable:
+        raise  # a 503 that says what became of the batch (api/problems.py)
     except Exception:
         raise Problem(
             503,

@@ -22,7 +22,7 @@ from sentra.api.ingest import commit
 from sentra.api.problems import Problem
 from sentra.ingest import otlp
 from sentra.ingest.pipeline import Job
-from sentra.store.sqlite.records import DeadLetter
+from sentra.store.records import DeadLetter
 
 router = APIRouter(dependencies=[Depends(require("operator"))], tags=["otlp"])
 

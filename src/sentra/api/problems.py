@@ -12,6 +12,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sentra.store.sql import DatabaseUnavailable
+
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
 _TITLES = {
@@ -149,6 +151,15 @@ def install(app: FastAPI) -> None:
         # the node's (no traceback in the log).
         log.debug("client left during the body of %s %s", request.method, request.url.path)
         return problem_response(400, "the request body ended early", instance=request.url.path)
+
+    @app.exception_handler(DatabaseUnavailable)
+    async def _database_away(request: Request, exc: DatabaseUnavailable) -> JSONResponse:
+        # PostgreSQL restarting or failing over: the node is fine and will reconnect by
+        # itself (store/sql.py, which logs the outage once); the client only has to retry.
+        log.debug("%s %s: %s", request.method, request.url.path, exc)
+        return problem_response(
+            503, str(exc), instance=request.url.path, headers={"Retry-After": "1"}
+        )
 
     @app.exception_handler(RecursionError)
     async def _too_deep(request: Request, exc: RecursionError) -> JSONResponse:

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import sqlite3
 from dataclasses import dataclass
+
+from sentra.store.sql import Db
 
 
 class RefreshError(Exception):
@@ -42,7 +43,7 @@ def _hash(token: str) -> str:
 
 
 class SessionStore:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Db) -> None:
         self._conn = conn
 
     def _new_refresh(self, session_id: str, now: float) -> str:
@@ -56,23 +57,18 @@ class SessionStore:
     def start(self, user: str, *, now: float, ttl_s: float) -> tuple[Session, str]:
         """A new session for ``user`` and its first refresh token."""
         session = Session(secrets.token_hex(12), user, now, now + ttl_s)
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._conn.transaction():
             self._conn.execute(
-                "INSERT INTO auth_sessions(id, user, created_at, expires_at) VALUES (?,?,?,?)",
+                'INSERT INTO auth_sessions(id, "user", created_at, expires_at) VALUES (?,?,?,?)',
                 (session.id, user, now, session.expires_at),
             )
             token = self._new_refresh(session.id, now)
-            self._conn.execute("COMMIT")
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
         return session, token
 
     def active(self, session_id: str, now: float) -> Session | None:
         """The session if it is neither revoked nor past its end."""
         row = self._conn.execute(
-            "SELECT id, user, created_at, expires_at FROM auth_sessions "
+            'SELECT id, "user", created_at, expires_at FROM auth_sessions '
             "WHERE id = ? AND revoked_at IS NULL AND expires_at > ?",
             (session_id, now),
         ).fetchone()
@@ -82,10 +78,9 @@ class SessionStore:
         """Spend ``token`` and return its session with the next refresh token."""
         if not token or len(token) > 200:
             raise RefreshError("there is no valid refresh cookie: sign in again")
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._conn.transaction():
             row = self._conn.execute(
-                "SELECT r.used_at, s.id, s.user, s.created_at, s.expires_at, s.revoked_at "
+                'SELECT r.used_at, s.id, s."user", s.created_at, s.expires_at, s.revoked_at '
                 "FROM refresh_tokens r JOIN auth_sessions s ON s.id = r.session_id "
                 "WHERE r.hash = ?",
                 (_hash(token),),
@@ -95,28 +90,22 @@ class SessionStore:
             used_at, sid, user, created, expires, revoked = row
             if revoked is not None:
                 raise RefreshError("this sign-in has ended: sign in again")
-            if used_at is not None:
-                self._revoke(sid, now, "refresh token reused")
-                self._conn.execute("COMMIT")
-                raise RefreshError(
-                    "this refresh token was already used, so the sign-in was ended as a "
-                    "precaution (it may have been copied): sign in again",
-                    reused=True,
-                )
-            if expires <= now:
+            reused = used_at is not None
+            if reused:
+                self._revoke(sid, now, "refresh token reused")  # committed, then refused
+            elif expires <= now:
                 raise RefreshError("this sign-in has expired: sign in again")
-            self._conn.execute(
-                "UPDATE refresh_tokens SET used_at = ? WHERE hash = ?", (now, _hash(token))
+            else:
+                self._conn.execute(
+                    "UPDATE refresh_tokens SET used_at = ? WHERE hash = ?", (now, _hash(token))
+                )
+                new = self._new_refresh(sid, now)
+        if reused:
+            raise RefreshError(
+                "this refresh token was already used, so the sign-in was ended as a "
+                "precaution (it may have been copied): sign in again",
+                reused=True,
             )
-            new = self._new_refresh(sid, now)
-            self._conn.execute("COMMIT")
-        except RefreshError as exc:
-            if not exc.reused:
-                self._conn.execute("ROLLBACK")
-            raise
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
         return Session(sid, user, created, expires), new
 
     def _revoke(self, session_id: str, now: float, reason: str) -> int:
@@ -138,11 +127,14 @@ class SessionStore:
 
     def revoke_user(self, user: str, *, now: float, reason: str, keep: str | None = None) -> int:
         """Revoke every session of ``user`` (but ``keep``); returns how many."""
-        return self._conn.execute(
+        sql = (
             "UPDATE auth_sessions SET revoked_at = ?, revoke_reason = ? "
-            "WHERE user = ? AND revoked_at IS NULL AND id IS NOT ?",
-            (now, reason, user, keep),
-        ).rowcount
+            'WHERE "user" = ? AND revoked_at IS NULL'
+        )
+        args: tuple[object, ...] = (now, reason, user)
+        if keep is not None:
+            sql, args = sql + " AND id <> ?", (*args, keep)
+        return self._conn.execute(sql, args).rowcount
 
     def prune(self, now: float) -> int:
         """Forget sessions that ended more than a day ago, and their refresh tokens."""

@@ -9,12 +9,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sentra.store.sqlite.schema import connect, migrate
+from sentra.store.sql import Db, DbTarget, as_target, open_db
 
 ROLES = ("viewer", "operator", "admin")
 _PREFIX = "sentra_"
@@ -38,9 +37,8 @@ def role_allows(role: str, needed: str) -> bool:
 
 
 class TokenStore:
-    def __init__(self, db_path: Path) -> None:
-        self._conn: sqlite3.Connection = connect(db_path)
-        migrate(self._conn)
+    def __init__(self, db: DbTarget | Path) -> None:
+        self._conn: Db = open_db(as_target(db))
         self._last_touch: dict[str, float] = {}
 
     def create(self, name: str, role: str, *, now: float | None = None) -> str:

@@ -19,7 +19,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from sentra.auth.tokens import ROLES
-from sentra.store.sqlite.schema import connect, migrate
+from sentra.store.sql import Db, DbTarget, IntegrityError, as_target, open_db
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
 MIN_PASSWORD = 10
@@ -159,19 +158,17 @@ def _sha256(text: str) -> str:
 
 
 class UserStore:
-    """Users in the node's SQLite database (tables ``users`` and ``signin_codes``)."""
+    """Users in the node's database (tables ``users`` and ``signin_codes``)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Db) -> None:
         self._conn = conn
 
     @classmethod
-    def open(cls, db_path: Path) -> UserStore:
-        conn = connect(db_path)
-        migrate(conn)
-        return cls(conn)
+    def open(cls, db: DbTarget | Path) -> UserStore:
+        return cls(open_db(as_target(db)))
 
     @property
-    def connection(self) -> sqlite3.Connection:
+    def connection(self) -> Db:
         """The connection, for a SessionStore on the same database."""
         return self._conn
 
@@ -218,7 +215,7 @@ class UserStore:
                 "VALUES (?,?,?,?,?)",
                 (norm, role, password_hash, now, now),
             )
-        except sqlite3.IntegrityError:
+        except IntegrityError:
             raise UserError(f"there is already a user named {norm!r}", status=409) from None
         user = self.get(norm)
         assert user is not None
@@ -263,7 +260,7 @@ class UserStore:
         user = self._require(name)
         self._keeps_an_admin(user, role="", disabled=True)
         self._conn.execute("DELETE FROM users WHERE name = ?", (user.name,))
-        self._conn.execute("DELETE FROM signin_codes WHERE user = ?", (user.name,))
+        self._conn.execute('DELETE FROM signin_codes WHERE "user" = ?', (user.name,))
 
     # ------------------------------------------------------------------ TOTP
 
@@ -339,7 +336,7 @@ class UserStore:
         code = secrets.token_urlsafe(24)
         self._conn.execute("DELETE FROM signin_codes WHERE expires_at <= ?", (now,))
         self._conn.execute(
-            "INSERT INTO signin_codes(hash, user, created_at, expires_at) VALUES (?,?,?,?)",
+            'INSERT INTO signin_codes(hash, "user", created_at, expires_at) VALUES (?,?,?,?)',
             (_sha256(code), user.name, now, now + ttl_s),
         )
         return code
@@ -351,7 +348,7 @@ class UserStore:
         digest = _sha256(code)
         cur = self._conn.execute(
             "UPDATE signin_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL "
-            "AND expires_at > ? RETURNING user",
+            'AND expires_at > ? RETURNING "user"',
             (now, digest, now),
         )
         row = cur.fetchone()

@@ -1,11 +1,12 @@
 """`sentra doctor`: check that this machine can run a node, and say what to fix.
 
 Each check looks at one thing ``sentra up`` needs or can use (settings, data dir, dashboard,
-the /sys and /proc trees, NVML, the Docker socket, the WireGuard tools, the port) and gives
-``ok``, ``warn`` (works, but something is missing), ``fail`` (``sentra up`` would not work)
-or ``off`` (disabled in the settings). Nothing is changed: the data dir is probed with a
-temporary file that is removed at once. A check that could hang (NVML, Docker, ``wg``) runs
-with a deadline, so the doctor always answers. Exit code 1 when any check fails.
+the /sys and /proc trees, NVML, the Docker socket, the WireGuard tools, the database, the
+port) and gives ``ok``, ``warn`` (works, but something is missing), ``fail`` (``sentra up``
+would not work) or ``off`` (disabled in the settings). Nothing is changed: the data dir is
+probed with a temporary file that is removed at once. A check that could hang (NVML, Docker,
+``wg``, the database) runs with a deadline, so the doctor always answers. Exit code 1 when
+any check fails.
 """
 
 from __future__ import annotations
@@ -215,6 +216,41 @@ def check_wireguard() -> Finding:
     return Finding("WireGuard tools", "ok", f"{version or wg}{quick}")
 
 
+def check_database(settings: Settings) -> Finding:
+    """A SQLite file needs no more than the data dir check; a PostgreSQL server must answer,
+    and its schema revision is shown (``sentra up`` migrates it to head). Never shows the
+    DSN's password."""
+    from sentra.store.migrations import current_revision, head_revision
+    from sentra.store.open import DatabaseConfigError, db_target
+    from sentra.store.sql import Dialect
+
+    try:
+        target = db_target(settings)
+    except (DatabaseConfigError, ValueError) as exc:
+        return Finding("database", "fail", str(exc), "set [history] postgres_dsn or _file")
+    if target.dialect is Dialect.SQLITE:
+        return Finding("database", "ok", f"SQLite file {target.path}")
+    try:
+        current = current_revision(target)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return Finding(
+            "database",
+            "fail",
+            f"{target.describe()}: cannot connect: {first}",
+            "check that PostgreSQL runs and [history] postgres_dsn (host, user, password)",
+        )
+    head = head_revision()
+    if current == head:
+        return Finding("database", "ok", f"{target.describe()}: schema at {head}")
+    return Finding(
+        "database",
+        "warn",
+        f"{target.describe()}: schema at {current or 'none'}; 'sentra up' migrates it to {head}",
+        "nothing, unless an older Sentra still uses this database",
+    )
+
+
 def check_port(settings: Settings) -> Finding:
     host, port = settings.server.host, settings.server.port
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -249,6 +285,7 @@ def run_checks(data_dir: Path | None, config: Path | None) -> list[Finding]:
     findings.append(_with_deadline(lambda: check_gpu(settings), "NVIDIA GPU (NVML)", 10.0))
     findings.append(_with_deadline(lambda: check_docker(settings), "Docker socket", SLOW_CHECK_S))
     findings.append(_with_deadline(check_wireguard, "WireGuard tools", SLOW_CHECK_S + 1))
+    findings.append(_with_deadline(lambda: check_database(settings), "database", 15.0))
     findings.append(check_port(settings))
     return findings
 

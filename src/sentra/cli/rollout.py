@@ -25,7 +25,9 @@ from sentra.cli.common import ConfigOpt, DataDirOpt, console, out, settings_or_e
 from sentra.rollout.spec import RolloutSpec, SpecError, json_schema, load_spec
 
 if TYPE_CHECKING:
+    from sentra.config import Settings
     from sentra.rollout.replay import ReplayResult
+    from sentra.store.sql import DbTarget
 
 app = typer.Typer(
     help="Guarded canary rollouts: validate and apply specs, watch and steer them, replay "
@@ -441,10 +443,16 @@ def replay(
         die(str(exc), 2)
     if t2 <= t1:
         die(f"--to ({clock(t2)}) must be after --from ({clock(t1)})", 2)
+    from sentra.store.open import DatabaseConfigError, db_target
+
     settings = settings_or_exit(data_dir, config)
-    if not Path(settings.db_path).exists():
-        die(f"there is no store at {settings.db_path} (is --data-dir right?)")
-    result = asyncio.run(_replay(spec, settings.db_path, t1, t2, step_interval))
+    try:
+        target = db_target(settings)
+    except DatabaseConfigError as exc:
+        die(str(exc))
+    if target.path is not None and not target.path.exists():
+        die(f"there is no store at {target.path} (is --data-dir right?)")
+    result = asyncio.run(_replay(spec, settings, target, t1, t2, step_interval))
     if as_json:
         out.print_json(json.dumps(result.to_json()))
         return
@@ -458,14 +466,19 @@ def replay(
 
 
 async def _replay(
-    spec: RolloutSpec, db_path: Path, t1: float, t2: float, step: float | None
+    spec: RolloutSpec,
+    settings: Settings,
+    target: DbTarget,
+    t1: float,
+    t2: float,
+    step: float | None,
 ) -> ReplayResult:
     from sentra.rollout.replay import replay as run_replay
     from sentra.rollout.sources import build_source
     from sentra.rollout.sources.config import BuiltinSourceConfig
-    from sentra.store.sqlite import SqliteStore
+    from sentra.store.open import open_telemetry
 
-    store = SqliteStore(db_path, readonly=True)
+    store = open_telemetry(settings, target, readonly=True)
     sources = {"builtin": build_source("builtin", BuiltinSourceConfig(type="builtin"), store=store)}
     try:
         for source_name, cfg in spec.sources.items():

@@ -11,6 +11,7 @@ from rich.table import Table
 from sentra.auth.tokens import ROLES, TokenStore
 from sentra.cli.common import ConfigOpt, DataDirOpt, console, out, settings_or_exit
 from sentra.state.layout import Layout
+from sentra.store.open import open_database
 
 app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
 
@@ -18,7 +19,7 @@ app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=Tr
 def _store(data_dir: DataDirOpt, config: ConfigOpt) -> TokenStore:
     settings = settings_or_exit(data_dir, config)
     Layout(settings.data_dir).ensure()
-    return TokenStore(settings.db_path)
+    return TokenStore(open_database(settings))
 
 
 @app.command()

@@ -28,6 +28,7 @@ from sentra.auth.users import (
 from sentra.cli.common import ConfigOpt, DataDirOpt, console, out, settings_or_exit
 from sentra.config import Settings
 from sentra.state.layout import Layout
+from sentra.store.open import open_database
 
 app = typer.Typer(help="Add, change and remove dashboard users.", no_args_is_help=True)
 PasswordStdin = Annotated[
@@ -38,7 +39,7 @@ PasswordStdin = Annotated[
 def _open(data_dir: DataDirOpt, config: ConfigOpt) -> tuple[Settings, UserStore]:
     settings = settings_or_exit(data_dir, config)
     Layout(settings.data_dir).ensure()
-    return settings, UserStore.open(settings.db_path)
+    return settings, UserStore.open(open_database(settings))
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:

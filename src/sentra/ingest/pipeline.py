@@ -37,8 +37,8 @@ from sentra.bus.base import Bus, Subscription
 from sentra.events import LogRecord, Logs, Sample, Samples, Span, Spans
 from sentra.ingest.dedupe import Deduper, EventId, pack_ids
 from sentra.ingest.model import SampleColumns
+from sentra.store.records import DeadLetter
 from sentra.store.sqlite import SqliteStore
-from sentra.store.sqlite.records import DeadLetter
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,10 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from sentra.bus.memory import MemoryBus
+from sentra.bus.base import Bus
 from sentra.config import Settings
 from sentra.state.layout import Layout
+from sentra.store.open import open_database
 from sentra.store.sqlite.wireguard import WgStore
 from sentra.wireguard.apply import Applier, DumpReader
 from sentra.wireguard.cache import WgStatusCache
@@ -32,12 +33,12 @@ class WireguardService:
         self,
         settings: Settings,
         layout: Layout,
-        bus: MemoryBus,
+        bus: Bus,
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
         w = settings.wireguard
-        self.store = WgStore(settings.db_path)
+        self.store = WgStore(open_database(settings))
         self.box = SecretBox(layout.state / "wg.key")
         self.cache = WgStatusCache()
         applier = Applier(wg=w.wg, ip=w.ip, userspace=w.userspace, timeout_s=w.command_timeout_s)
@@ -72,7 +73,7 @@ class WireguardService:
 
 
 def build_wireguard(
-    settings: Settings, layout: Layout, bus: MemoryBus, *, clock: Callable[[], float] = time.time
+    settings: Settings, layout: Layout, bus: Bus, *, clock: Callable[[], float] = time.time
 ) -> WireguardService | None:
     if settings.wireguard.enabled == "off":
         return None

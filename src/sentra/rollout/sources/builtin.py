@@ -20,10 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Concatenate, ParamSpec, TypeVar
 
 import numpy as np
 
@@ -38,12 +35,9 @@ from sentra.rollout.sources.base import (
     Window,
 )
 from sentra.rollout.sources.templates import expand
+from sentra.store import telemetry as sql
 from sentra.store.base import QueryError, UnknownSeries
 from sentra.store.sqlite import SqliteStore
-from sentra.store.sqlite import telemetry as sql
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 SPAN_QUERIES = (
     "request_rate",
@@ -65,20 +59,6 @@ _MATCHER = re.compile(
 )
 _UNESCAPE = re.compile(r"\\(.)")
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t"}
-
-
-def _read(
-    store: SqliteStore,
-    fn: Callable[Concatenate[sqlite3.Connection, P], R],
-    *args: P.args,
-    **kwargs: P.kwargs,
-) -> R:
-    """Run ``fn`` on the calling thread's reader connection of ``store``.
-
-    Stands in for a public ``SqliteStore.read(fn, *args, **kwargs)`` (asked of the store's
-    owner); until then it borrows the store's per-thread reader.
-    """
-    return fn(store._reader(), *args, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -158,8 +138,7 @@ class BuiltinSource:
             return await self._span_scalar(text, target.service, version, window)
         if text in LOG_QUERIES:
             n, errors = await asyncio.to_thread(
-                _read,
-                self.store,
+                self.store.read,
                 sql.log_summary,
                 target.service,
                 version,
@@ -178,14 +157,14 @@ class BuiltinSource:
         start_ms, end_ms = window.start * 1000.0, window.end * 1000.0
         if query.startswith("latency_p"):
             durations = await asyncio.to_thread(
-                _read, self.store, sql.span_durations, service, version, start_ms, end_ms
+                self.store.read, sql.span_durations, service, version, start_ms, end_ms
             )
             if not durations:
                 return Scalar(None, 0, query)
             value = float(np.quantile(np.asarray(durations), _QUANTILE[query]))
             return Scalar(value, len(durations), query)
         s = await asyncio.to_thread(
-            _read, self.store, sql.span_summary, service, version, start_ms, end_ms
+            self.store.read, sql.span_summary, service, version, start_ms, end_ms
         )
         if query == "request_rate":
             rate = s.count / window.seconds if window.seconds > 0 else None
@@ -264,11 +243,11 @@ class BuiltinSource:
         out: dict[str, float] = {}
         start_ms, end_ms = window.start * 1000.0, window.end * 1000.0
         if {"spans", "error_spans"} & set(names):
-            s = _read(self.store, sql.span_summary, service, version, start_ms, end_ms)
+            s = self.store.read(sql.span_summary, service, version, start_ms, end_ms)
             out["spans"], out["error_spans"] = float(s.count), float(s.errors)
         if {"logs", "error_logs"} & set(names):
-            n, errors = _read(
-                self.store, sql.log_summary, service, version, round(start_ms), round(end_ms)
+            n, errors = self.store.read(
+                sql.log_summary, service, version, round(start_ms), round(end_ms)
             )
             out["logs"], out["error_logs"] = float(n), float(errors)
         return out
@@ -284,8 +263,7 @@ class BuiltinSource:
                 f"unknown builtin distribution {text!r} (known: latency)", retryable=False
             )
         durations = await asyncio.to_thread(
-            _read,
-            self.store,
+            self.store.read,
             sql.span_durations,
             target.service,
             target.version(arm),
@@ -298,8 +276,7 @@ class BuiltinSource:
         self, arm: Arm, target: Target, window: Window, *, limit: int = 5
     ) -> list[Exemplar]:
         rows = await asyncio.to_thread(
-            _read,
-            self.store,
+            self.store.read,
             sql.example_spans,
             target.service,
             target.version(arm),

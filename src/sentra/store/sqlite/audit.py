@@ -1,10 +1,10 @@
-"""The audit log in SQLite: one row per state-changing request, kept ``retention_days``.
+"""The audit log in the database: one row per state-changing request, kept ``retention_days``.
 
 ``AuditStore`` is the SQL (thread-safe: one connection behind a lock, used from worker
 threads). ``AuditWriter`` is what the request path talks to: ``record()`` only appends to
 a list on the event loop; ``run()`` writes what gathered every ``interval_s`` in one
 transaction on a worker thread, so a burst of requests costs one commit, and the loop
-never waits on SQLite. Entries are written within ``interval_s``; ``flush()`` (called on
+never waits on the database. Entries are written within ``interval_s``; ``flush()`` (called on
 shutdown and before every read) writes the rest at once.
 """
 
@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sentra.store.sqlite.schema import connect, migrate
+from sentra.store.sql import DbTarget, as_target, open_db
 
 log = logging.getLogger(__name__)
 _COLUMNS = "ts, actor, actor_kind, role, method, path, status, client, detail"
@@ -52,9 +52,8 @@ class StoredAuditEntry(AuditEntry):
 
 
 class AuditStore:
-    def __init__(self, db_path: Path) -> None:
-        self._conn = connect(db_path)
-        migrate(self._conn)
+    def __init__(self, db: DbTarget | Path) -> None:
+        self._conn = open_db(as_target(db))
         self._lock = threading.Lock()
 
     def append(self, entries: list[AuditEntry]) -> None:
@@ -73,16 +72,10 @@ class AuditStore:
             )
             for e in entries
         ]
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.executemany(
-                    f"INSERT INTO audit({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", rows
-                )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        with self._lock, self._conn.transaction():
+            self._conn.executemany(
+                f"INSERT INTO audit({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", rows
+            )
 
     def query(
         self,

@@ -1,4 +1,4 @@
-"""Rollouts and their decisions in the SQLite database.
+"""Rollouts and their decisions in the node's database (SQLite or PostgreSQL).
 
 A rollout's state and the decisions of one transition are written in one transaction, so
 after ``kill -9`` the database holds either the state before a transition or the state
@@ -8,7 +8,6 @@ its step. Decisions are kept until the user deletes the rollout.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from sentra.store.sqlite.schema import connect, migrate
+from sentra.store.sql import DbTarget, as_target, open_db
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.decode
@@ -72,14 +71,12 @@ class StaleRollout(RuntimeError):
 
 
 class RolloutStore:
-    def __init__(self, db_path: Path, *, readonly: bool = False) -> None:
-        self._conn = connect(db_path, readonly=readonly)
-        if not readonly:
-            migrate(self._conn)
+    def __init__(self, db: DbTarget | Path, *, readonly: bool = False) -> None:
+        self._db = open_db(as_target(db, readonly=readonly), readonly=readonly)
         self._lock = threading.Lock()
 
     def close(self) -> None:
-        self._conn.close()
+        self._db.close()
 
     def create(
         self,
@@ -94,28 +91,20 @@ class RolloutStore:
     ) -> None:
         """Store a new rollout. An existing one of that name is replaced only when it has
         finished (its decisions go with it); a running one raises RolloutExists."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                row = self._conn.execute(
-                    "SELECT phase FROM rollouts WHERE name = ?", (name,)
-                ).fetchone()
-                if row is not None:
-                    if not replace_finished or row[0] in set(active_phases):
-                        raise RolloutExists(
-                            f"rollout {name!r} is {row[0]}: abort it or wait for it to finish "
-                            "before applying a new spec under the same name"
-                        )
-                    self._conn.execute("DELETE FROM rollouts WHERE name = ?", (name,))
-                self._conn.execute(
-                    "INSERT INTO rollouts(name, spec_json, spec_yaml, state_json, phase,"
-                    " created_at, updated_at) VALUES (?,?,?,?,?,?,?)",
-                    (name, spec_json, spec_yaml, _encode(state).decode(), state["phase"], now, now),
-                )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        with self._lock, self._db.transaction():
+            row = self._db.execute("SELECT phase FROM rollouts WHERE name = ?", (name,)).fetchone()
+            if row is not None:
+                if not replace_finished or row[0] in set(active_phases):
+                    raise RolloutExists(
+                        f"rollout {name!r} is {row[0]}: abort it or wait for it to finish "
+                        "before applying a new spec under the same name"
+                    )
+                self._db.execute("DELETE FROM rollouts WHERE name = ?", (name,))
+            self._db.execute(
+                "INSERT INTO rollouts(name, spec_json, spec_yaml, state_json, phase,"
+                " created_at, updated_at) VALUES (?,?,?,?,?,?,?)",
+                (name, spec_json, spec_yaml, _encode(state).decode(), state["phase"], now, now),
+            )
 
     def save(
         self,
@@ -131,57 +120,51 @@ class RolloutStore:
         has that ``updated_at`` (else ``StaleRollout``, nothing written): the fence that
         keeps two nodes from both taking a step."""
         out: list[StoredDecision] = []
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                sql = "UPDATE rollouts SET state_json = ?, phase = ?, updated_at = ? WHERE name = ?"
-                args: tuple[Any, ...] = (_encode(state).decode(), state["phase"], now, name)
-                if expect_updated_at is not None:
-                    sql, args = sql + " AND updated_at = ?", (*args, expect_updated_at)
-                cur = self._conn.execute(sql, args)
-                if expect_updated_at is not None and cur.rowcount == 0:
-                    raise StaleRollout(f"rollout {name!r} was changed by another node")
-                for d in decisions:
-                    cur = self._conn.execute(
-                        "INSERT INTO decisions(rollout, ts, kind, from_phase, to_phase, step_index,"
-                        " weights, actor, reason, evidence) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                        (
-                            name,
-                            now,
-                            d["kind"],
-                            d["from_phase"],
-                            d["to_phase"],
-                            d["step_index"],
-                            _encode(d["weights"]).decode(),
-                            d["actor"],
-                            d["reason"],
-                            _encode(d.get("evidence", {})).decode(),
-                        ),
+        with self._lock, self._db.transaction():
+            sql = "UPDATE rollouts SET state_json = ?, phase = ?, updated_at = ? WHERE name = ?"
+            args: tuple[Any, ...] = (_encode(state).decode(), state["phase"], now, name)
+            if expect_updated_at is not None:
+                sql, args = sql + " AND updated_at = ?", (*args, expect_updated_at)
+            cur = self._db.execute(sql, args)
+            if expect_updated_at is not None and cur.rowcount == 0:
+                raise StaleRollout(f"rollout {name!r} was changed by another node")
+            for d in decisions:
+                (decision_id,) = self._db.execute(
+                    "INSERT INTO decisions(rollout, ts, kind, from_phase, to_phase, step_index,"
+                    " weights, actor, reason, evidence) VALUES (?,?,?,?,?,?,?,?,?,?) RETURNING id",
+                    (
+                        name,
+                        now,
+                        d["kind"],
+                        d["from_phase"],
+                        d["to_phase"],
+                        d["step_index"],
+                        _encode(d["weights"]).decode(),
+                        d["actor"],
+                        d["reason"],
+                        _encode(d.get("evidence", {})).decode(),
+                    ),
+                ).fetchone()
+                out.append(
+                    StoredDecision(
+                        id=int(decision_id),
+                        rollout=name,
+                        ts=now,
+                        kind=d["kind"],
+                        from_phase=d["from_phase"],
+                        to_phase=d["to_phase"],
+                        step_index=d["step_index"],
+                        weights=dict(d["weights"]),
+                        actor=d["actor"],
+                        reason=d["reason"],
+                        evidence=dict(d.get("evidence", {})),
                     )
-                    out.append(
-                        StoredDecision(
-                            id=int(cur.lastrowid or 0),
-                            rollout=name,
-                            ts=now,
-                            kind=d["kind"],
-                            from_phase=d["from_phase"],
-                            to_phase=d["to_phase"],
-                            step_index=d["step_index"],
-                            weights=dict(d["weights"]),
-                            actor=d["actor"],
-                            reason=d["reason"],
-                            evidence=dict(d.get("evidence", {})),
-                        )
-                    )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+                )
         return out
 
     def get(self, name: str) -> StoredRollout | None:
         with self._lock:
-            row = self._conn.execute(
+            row = self._db.execute(
                 "SELECT name, spec_json, spec_yaml, state_json, created_at, updated_at "
                 "FROM rollouts WHERE name = ?",
                 (name,),
@@ -190,7 +173,7 @@ class RolloutStore:
 
     def all(self) -> list[StoredRollout]:
         with self._lock:
-            rows = self._conn.execute(
+            rows = self._db.execute(
                 "SELECT name, spec_json, spec_yaml, state_json, created_at, updated_at "
                 "FROM rollouts ORDER BY updated_at DESC"
             ).fetchall()
@@ -201,7 +184,7 @@ class RolloutStore:
     ) -> list[StoredDecision]:
         """Newest first."""
         with self._lock:
-            rows = self._conn.execute(
+            rows = self._db.execute(
                 "SELECT id, rollout, ts, kind, from_phase, to_phase, step_index, weights, actor,"
                 " reason, evidence FROM decisions WHERE rollout = ? AND id < ? "
                 "ORDER BY id DESC LIMIT ?",
@@ -210,19 +193,13 @@ class RolloutStore:
         return [_decision(r) for r in rows]
 
     def delete(self, name: str) -> bool:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                n = self._conn.execute("DELETE FROM rollouts WHERE name = ?", (name,)).rowcount
-                self._conn.execute("DELETE FROM decisions WHERE rollout = ?", (name,))
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        with self._lock, self._db.transaction():
+            n = self._db.execute("DELETE FROM rollouts WHERE name = ?", (name,)).rowcount
+            self._db.execute("DELETE FROM decisions WHERE rollout = ?", (name,))
         return n > 0
 
 
-def _rollout(row: sqlite3.Row | tuple[Any, ...]) -> StoredRollout:
+def _rollout(row: tuple[Any, ...]) -> StoredRollout:
     return StoredRollout(
         name=row[0],
         spec_json=row[1],

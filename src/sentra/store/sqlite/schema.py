@@ -1,4 +1,4 @@
-"""Schema and connection set-up of the SQLite database.
+"""The SQLite schema as it grew before Alembic, kept to upgrade files made back then.
 
 Layout of the time series (see docs/data-layout.md):
 
@@ -9,14 +9,15 @@ Layout of the time series (see docs/data-layout.md):
   them ~58% full; see bench/store_size.py);
 * ``rollups``: min/max/sum/count per series per bucket for each rollup tier.
 
-The schema version is kept in ``PRAGMA user_version``; MIGRATIONS[i] moves a database from
-version i to i+1 inside one transaction.
+Schema changes are Alembic revisions (``sentra.store.migrations``, both engines).
+MIGRATIONS below is frozen: it is only the upgrade path of SQLite files made before
+Alembic, whose version is ``PRAGMA user_version`` (MIGRATIONS[i] moves a file from version i
+to i+1); a file at 6 is then stamped at the Alembic baseline, which holds the same tables.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
 
 MIGRATIONS: list[str] = [
     """
@@ -248,44 +249,16 @@ MIGRATIONS: list[str] = [
 ]
 
 
-def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
-    """A connection with the pragmas every Sentra connection uses."""
-    if readonly:
-        conn = sqlite3.connect(
-            f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
-        )
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout = 10000")
-    if not readonly:
-        # Must precede the first table to take effect; harmless afterwards.
-        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
-        conn.execute("PRAGMA journal_mode = WAL")
-    # NORMAL in WAL mode: a commit survives the process being killed (kill -9); only a
-    # power cut can lose the last transactions. See docs/data-layout.md.
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA cache_size = -8000")
-    return conn
-
-
-def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the schema to the newest version; return that version."""
+def legacy_upgrade(conn: sqlite3.Connection) -> int:
+    """Run the pre-Alembic steps on a file at user_version 1-5, inside the caller's
+    transaction; return the version it is at. A new file (0) is left to the Alembic
+    baseline, a file already under Alembic (above 6) is left as it is."""
     (version,) = conn.execute("PRAGMA user_version").fetchone()
-    if version > len(MIGRATIONS):
-        raise RuntimeError(
-            f"database schema version {version} is newer than this Sentra understands "
-            f"({len(MIGRATIONS)}); upgrade Sentra"
-        )
+    if version == 0 or version >= len(MIGRATIONS):
+        return int(version)
     for target in range(version, len(MIGRATIONS)):
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in MIGRATIONS[target].split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {target + 1}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        for statement in MIGRATIONS[target].split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {target + 1}")
     return len(MIGRATIONS)

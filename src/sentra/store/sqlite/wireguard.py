@@ -9,7 +9,6 @@ when two requests race for it.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -19,7 +18,7 @@ from typing import Any
 
 import msgspec
 
-from sentra.store.sqlite.schema import connect, migrate
+from sentra.store.sql import Db, DbTarget, IntegrityError, as_target, open_db
 from sentra.wireguard.model import Interface, Peer
 
 _enc = msgspec.json.Encoder().encode
@@ -141,24 +140,17 @@ class Conflict(ValueError):
 class WgStore:
     """Thread-safe (one lock): the API uses it on the loop, the poller from a worker."""
 
-    def __init__(self, db_path: Path) -> None:
-        self._conn = connect(db_path)
-        migrate(self._conn)
+    def __init__(self, db: DbTarget | Path) -> None:
+        self._conn = open_db(as_target(db))
         self._lock = threading.Lock()
 
     def close(self) -> None:
         self._conn.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+    def _tx(self) -> Iterator[Db]:
+        with self._lock, self._conn.transaction():
+            yield self._conn
 
     def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -185,7 +177,7 @@ class WgStore:
                 )
                 for p in peers:
                     c.execute(f"INSERT INTO wg_peers({_PEER_COLS}) VALUES ({marks})", _peer_row(p))
-        except sqlite3.IntegrityError as exc:
+        except IntegrityError as exc:
             raise Conflict(f"an interface named {iface.name!r} exists already ({exc})") from None
 
     def update_interface(self, iface: Interface) -> None:
@@ -229,7 +221,7 @@ class WgStore:
         try:
             with self._tx() as c:
                 c.execute(f"INSERT INTO wg_peers({_PEER_COLS}) VALUES ({marks})", _peer_row(peer))
-        except sqlite3.IntegrityError:
+        except IntegrityError:
             raise Conflict(
                 f"interface {peer.interface!r} has a peer with this public key already"
             ) from None
@@ -241,7 +233,7 @@ class WgStore:
                 c.execute(
                     f"UPDATE wg_peers SET {sets} WHERE id = ?", (*_peer_row(peer)[1:], peer.id)
                 )
-        except sqlite3.IntegrityError:
+        except IntegrityError:
             raise Conflict("another peer of this interface has that public key") from None
 
     def delete_peer(self, peer_id: str) -> bool:
@@ -249,7 +241,7 @@ class WgStore:
             return self._delete_peer_rows(c, peer_id)
 
     @staticmethod
-    def _delete_peer_rows(c: sqlite3.Connection, peer_id: str) -> bool:
+    def _delete_peer_rows(c: Db, peer_id: str) -> bool:
         for table in ("wg_counters", "wg_endpoints", "wg_links"):
             c.execute(f"DELETE FROM {table} WHERE peer_id = ?", (peer_id,))
         return c.execute("DELETE FROM wg_peers WHERE id = ?", (peer_id,)).rowcount > 0

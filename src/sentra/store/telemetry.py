@@ -1,16 +1,18 @@
 """Per-version summaries of spans and logs: the SQL behind the builtin telemetry source.
 
-Functions take a (reader) connection, like records.py. Every query is bounded by one
-service and one time window, ``[start_ms, end_ms)``, so it walks the ``(service, start_ms)``
-index and touches only that window's rows; the version, kind and status are checked on
-those rows. The requests of a version are its ``server`` spans or, for a service that
-records none in the window, its root spans (no parent): ``roots`` below.
+Functions take a (reader) connection, ``Db`` on either engine, like records.py. Every
+query is bounded by one service and one time window, ``[start_ms, end_ms)``, so it walks
+the ``(service, start_ms)`` index and touches only that window's rows; the version, kind
+and status are checked on those rows. The requests of a version are its ``server`` spans
+or, for a service that records none in the window, its root spans (no parent): ``roots``
+below.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
+
+from sentra.store.sql import Db
 
 _WINDOW = "service = ? AND version = ? AND start_ms >= ? AND start_ms < ?"
 _SERVER = f"{_WINDOW} AND kind = 'server'"
@@ -31,13 +33,14 @@ class SpanSummary:
 
 
 def span_summary(
-    conn: sqlite3.Connection, service: str, version: str, start_ms: float, end_ms: float
+    conn: Db, service: str, version: str, start_ms: float, end_ms: float
 ) -> SpanSummary:
     """Count, errors and summed duration of the version's requests."""
     args = (service, version, start_ms, end_ms)
     for where, roots in ((_SERVER, False), (_ROOTS, True)):
         n, errors, total = conn.execute(
-            "SELECT count(*), coalesce(sum(status = 'error'), 0), coalesce(sum(duration_ms), 0.0)"
+            "SELECT count(*), coalesce(sum(CASE WHEN status = 'error' THEN 1 ELSE 0 END), 0),"
+            " coalesce(sum(duration_ms), 0.0)"
             f" FROM spans WHERE {where}",
             args,
         ).fetchone()
@@ -47,7 +50,7 @@ def span_summary(
 
 
 def span_durations(
-    conn: sqlite3.Connection, service: str, version: str, start_ms: float, end_ms: float
+    conn: Db, service: str, version: str, start_ms: float, end_ms: float
 ) -> list[float]:
     """The durations (ms) of the version's requests, in no particular order."""
     args = (service, version, start_ms, end_ms)
@@ -69,7 +72,7 @@ class SpanRow:
 
 
 def example_spans(
-    conn: sqlite3.Connection,
+    conn: Db,
     service: str,
     version: str,
     start_ms: float,
@@ -104,7 +107,7 @@ def example_spans(
 
 
 def log_summary(
-    conn: sqlite3.Connection,
+    conn: Db,
     service: str,
     version: str,
     start_ms: int,
@@ -113,7 +116,8 @@ def log_summary(
 ) -> tuple[int, int]:
     """(all log records, records at ERROR or worse) of the version in the window."""
     n, errors = conn.execute(
-        "SELECT count(*), coalesce(sum(severity_number >= ?), 0) FROM logs "
+        "SELECT count(*), coalesce(sum(CASE WHEN severity_number >= ? THEN 1 ELSE 0 END), 0) "
+        "FROM logs "
         "WHERE service = ? AND version = ? AND ts_ms >= ? AND ts_ms < ?",
         (min_error_severity, service, version, start_ms, end_ms),
     ).fetchone()

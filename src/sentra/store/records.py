@@ -1,12 +1,11 @@
-"""Logs, spans, dead letters and the idempotency record: SQL for the SQLite store.
+"""Logs, spans, dead letters and the idempotency record: the telemetry store's SQL for them.
 
-Functions take a connection so the store can run them inside its own transactions (writes)
-or on a reader's connection (queries).
+Functions take a connection (``Db``, either engine) so the store can run them inside its own
+transactions (writes) or on a reader's connection (queries).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import msgspec
 
 from sentra.events import LogRecord, Span
+from sentra.store.sql import Db, Dialect
 
 _json = msgspec.json.Encoder()
 _decode = msgspec.json.Decoder(dict[str, Any])
@@ -28,7 +28,7 @@ class DeadLetter:
     id: int = 0
 
 
-def insert_logs(conn: sqlite3.Connection, logs: Sequence[LogRecord]) -> None:
+def insert_logs(conn: Db, logs: Sequence[LogRecord]) -> None:
     conn.executemany(
         "INSERT INTO logs(ts_ms, severity, severity_number, service, version, body, attributes,"
         " trace_id, span_id) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -49,7 +49,7 @@ def insert_logs(conn: sqlite3.Connection, logs: Sequence[LogRecord]) -> None:
     )
 
 
-def insert_spans(conn: sqlite3.Connection, spans: Sequence[Span]) -> None:
+def insert_spans(conn: Db, spans: Sequence[Span]) -> None:
     conn.executemany(
         "INSERT INTO spans(trace_id, span_id, parent_id, service, version, name, kind, start_ms,"
         " duration_ms, status, status_message, attributes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -73,14 +73,14 @@ def insert_spans(conn: sqlite3.Connection, spans: Sequence[Span]) -> None:
     )
 
 
-def insert_deadletters(conn: sqlite3.Connection, items: Iterable[DeadLetter], now: float) -> None:
+def insert_deadletters(conn: Db, items: Iterable[DeadLetter], now: float) -> None:
     conn.executemany(
         "INSERT INTO deadletters(ts, source, reason, payload) VALUES (?,?,?,?)",
         [(now, d.source, d.reason, d.payload[:65536]) for d in items],
     )
 
 
-def list_deadletters(conn: sqlite3.Connection, limit: int, source: str = "") -> list[DeadLetter]:
+def list_deadletters(conn: Db, limit: int, source: str = "") -> list[DeadLetter]:
     rows = conn.execute(
         "SELECT id, ts, source, reason, payload FROM deadletters "
         "WHERE (? = '' OR source = ?) ORDER BY id DESC LIMIT ?",
@@ -114,7 +114,7 @@ _SPAN_COLS = (
 
 
 def query_spans(
-    conn: sqlite3.Connection,
+    conn: Db,
     *,
     service: str,
     version: str,
@@ -141,7 +141,7 @@ def query_spans(
     return [_span(r) for r in rows]
 
 
-def trace_spans(conn: sqlite3.Connection, trace_id: str) -> list[Span]:
+def trace_spans(conn: Db, trace_id: str) -> list[Span]:
     rows = conn.execute(
         f"SELECT {_SPAN_COLS} FROM spans WHERE trace_id = ? ORDER BY start_ms", (trace_id,)
     ).fetchall()
@@ -149,7 +149,7 @@ def trace_spans(conn: sqlite3.Connection, trace_id: str) -> list[Span]:
 
 
 def query_logs(
-    conn: sqlite3.Connection,
+    conn: Db,
     *,
     service: str,
     version: str,
@@ -169,8 +169,9 @@ def query_logs(
     if min_severity:
         where.append("severity_number >= ?")
         args.append(min_severity)
-    if contains:
-        where.append("instr(body, ?) > 0")
+    if contains:  # a plain substring, case-sensitive (no LIKE wildcards or case rules)
+        find = "strpos" if conn.dialect is Dialect.POSTGRES else "instr"
+        where.append(f"{find}(body, ?) > 0")
         args.append(contains)
     rows = conn.execute(
         "SELECT ts_ms, body, severity, severity_number, service, version, attributes, trace_id,"
@@ -194,7 +195,7 @@ def query_logs(
 
 
 def expire(
-    conn: sqlite3.Connection,
+    conn: Db,
     *,
     logs_before_ms: int,
     spans_before_ms: int,
