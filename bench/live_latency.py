@@ -224,8 +224,9 @@ def _scrape(url: str, headers: dict[str, str]) -> dict[str, float]:
     return out
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    with sentra_node(sample_interval=1.0) as node:
+def run(args: argparse.Namespace, extra_env: dict[str, str] | None = None) -> dict[str, Any]:
+    """One measurement; ``extra_env`` configures the node (bench/bus_compare.py: the bus)."""
+    with sentra_node(sample_interval=1.0, extra_env=extra_env) as node:
         operator = (
             subprocess.run(
                 [

@@ -103,7 +103,15 @@ class RolloutEvent(msgspec.Struct, frozen=True):
     data: dict[str, Any]
 
 
-Event = Samples | CollectorStatus | Logs | Spans | RolloutEvent
+class AlertEvent(msgspec.Struct, frozen=True):
+    """An alert that changed state (topic ``alerts.<rule>``); ``data`` is its API JSON."""
+
+    source: str  # the rule's name
+    ts: float
+    data: dict[str, Any]
+
+
+Event = Samples | CollectorStatus | Logs | Spans | RolloutEvent | AlertEvent
 
 SEVERITY_NUMBERS = {"TRACE": 1, "DEBUG": 5, "INFO": 9, "WARN": 13, "ERROR": 17, "FATAL": 21}
 

@@ -3,6 +3,12 @@
 Topics are dot-separated (``metrics.host``, ``status.collector``). A pattern matches a topic
 segment by segment; ``*`` matches one segment and a trailing ``>`` matches the rest (the
 same wildcards NATS uses, so the NATS backend can pass patterns through).
+
+Delivery: without a ``group`` every subscription gets every matching event (the live hub,
+the status caches). With a ``group`` (``store``, ``controller``) the subscriptions of that
+group share the events, each event going to one member; a member confirms an event when it
+asks for the next one (or calls ``ack``), so an event whose handler died is delivered again
+(the NATS bus; in process, a group changes nothing).
 """
 
 from __future__ import annotations
@@ -21,6 +27,9 @@ class Subscription(Protocol):
 
     def depth(self) -> int: ...
 
+    def ack(self) -> None:
+        """Confirm the event last handed out: its handler's work is done."""
+
     def close(self) -> None: ...
 
 
@@ -28,7 +37,9 @@ class Bus(Protocol):
     def publish(self, topic: str, event: Event) -> None:
         """Hand an event to every matching subscriber; never blocks the producer."""
 
-    def subscribe(self, pattern: str, *, name: str, maxsize: int = 1024) -> Subscription:
+    def subscribe(
+        self, pattern: str, *, name: str, maxsize: int = 1024, group: str | None = None
+    ) -> Subscription:
         """A bounded queue of the events whose topic matches ``pattern``."""
 
     async def close(self) -> None: ...

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import collections
 from collections.abc import AsyncIterator
+from typing import Protocol
 
 from sentra.bus.base import topic_matches
 from sentra.events import Event
@@ -16,8 +17,14 @@ from sentra.events import Event
 _CLOSED = object()
 
 
+class _Owner(Protocol):
+    """The bus a subscription belongs to (the NATS bus reuses this queue too)."""
+
+    def _remove(self, sub: MemorySubscription) -> None: ...
+
+
 class MemorySubscription:
-    def __init__(self, bus: MemoryBus, pattern: str, name: str, maxsize: int) -> None:
+    def __init__(self, bus: _Owner, pattern: str, name: str, maxsize: int) -> None:
         self._bus = bus
         self.pattern = pattern
         self.name = name
@@ -65,6 +72,9 @@ class MemorySubscription:
         while (item := await self.get()) is not None:
             yield item
 
+    def ack(self) -> None:
+        """Nothing to confirm in process (see ``Subscription.ack``)."""
+
     def close(self) -> None:
         if not self.closed:
             self.closed = True
@@ -87,7 +97,11 @@ class MemoryBus:
         for sub in subs:
             sub._put((topic, event))
 
-    def subscribe(self, pattern: str, *, name: str, maxsize: int = 1024) -> MemorySubscription:
+    def subscribe(
+        self, pattern: str, *, name: str, maxsize: int = 1024, group: str | None = None
+    ) -> MemorySubscription:
+        """``group`` is accepted for parity with the NATS bus and changes nothing here: in one
+        process every subscription is already the only member of its group."""
         sub = MemorySubscription(self, pattern, name, maxsize)
         self._subs.append(sub)
         self._routes.clear()
