@@ -18,6 +18,7 @@ from sentra.rollout.sources.base import (
     Window,
 )
 from sentra.rollout.sources.config import (
+    AnomalySourceConfig,
     BuiltinSourceConfig,
     LokiSourceConfig,
     PrometheusSourceConfig,
@@ -53,6 +54,12 @@ def build_source(name: str, config: SourceConfig, *, store: SqliteStore | None) 
         from sentra.rollout.sources.builtin import BuiltinSource
 
         return BuiltinSource(name, store)
+    if isinstance(config, AnomalySourceConfig):
+        if store is None:
+            raise ValueError(f"source {name!r} reads anomaly scores and needs the node's store")
+        from sentra.rollout.sources.anomaly import AnomalySource
+
+        return AnomalySource(name, config, store)
     if isinstance(config, PrometheusSourceConfig):
         from sentra.rollout.sources.prometheus import PrometheusSource
 

@@ -29,6 +29,15 @@ class BuiltinSourceConfig(_Model):
     type: Literal["builtin"] = Field("builtin", description="Sentra's own telemetry store.")
 
 
+class AnomalySourceConfig(_Model):
+    """The node's anomaly scores of the arm's series and hosts (sentra.insight)."""
+
+    type: Literal["anomaly"] = Field(description="Anomaly scores learnt by this node.")
+    threshold: float = Field(
+        1.0, gt=0, le=1, description="A score at or over this counts as anomalous."
+    )
+
+
 class _HttpSourceConfig(_Model):
     url: str = Field(description="Base URL of the server, e.g. http://prometheus:9090.")
     timeout_s: float = Field(
@@ -104,6 +113,10 @@ class TempoSourceConfig(_HttpSourceConfig):
 
 
 SourceConfig = Annotated[
-    BuiltinSourceConfig | PrometheusSourceConfig | LokiSourceConfig | TempoSourceConfig,
+    BuiltinSourceConfig
+    | AnomalySourceConfig
+    | PrometheusSourceConfig
+    | LokiSourceConfig
+    | TempoSourceConfig,
     Field(discriminator="type"),
 ]
