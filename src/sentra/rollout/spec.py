@@ -531,8 +531,10 @@ def validate(data: Any, positions: _Positions | None = None) -> RolloutSpec:
     return spec
 
 
-def load_spec(text: str) -> RolloutSpec:
-    """Parse a spec from YAML (JSON is YAML too) and validate it."""
+def parse_yaml(text: str) -> tuple[Any, _Positions]:
+    """Parse policy YAML (JSON is YAML too): the data and where each of its nodes is, for
+    line/column errors. Raises SpecError on bad YAML or a key given twice. Shared by the
+    rollout specs and the alert rules (``sentra.alerts.spec``)."""
     try:
         root: yaml.Node | None = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -546,7 +548,12 @@ def load_spec(text: str) -> RolloutSpec:
     dups = list(_duplicates(root))
     if dups:
         raise SpecError(dups)
-    return validate(data, _Positions(root))
+    return data, _Positions(root)
+
+
+def load_spec(text: str) -> RolloutSpec:
+    """Parse a spec from YAML (JSON is YAML too) and validate it."""
+    return validate(*parse_yaml(text))
 
 
 def spec_from_json(text: str) -> RolloutSpec:

@@ -50,11 +50,20 @@ class Checkpoint:
         )
         write_json_atomic(self.path, self.current)
 
-    def write(self, *, now: float, readings: dict[str, Any], clean: bool = False) -> None:
+    def write(
+        self,
+        *,
+        now: float,
+        readings: dict[str, Any],
+        clean: bool = False,
+        alerts: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """``alerts``: the recent alerts now (None keeps the last ones written)."""
         self.current = msgspec.structs.replace(
             self.current,
             last_clean_shutdown=clean,
             last_checkpoint_at=now,
             last_readings=readings or self.current.last_readings,
+            alerts_recent=self.current.alerts_recent if alerts is None else alerts,
         )
         write_json_atomic(self.path, self.current)

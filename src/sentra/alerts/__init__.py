@@ -1,0 +1,1 @@
+"""Alerts: rules as code, a pure state machine per rule and series, notifiers."""
