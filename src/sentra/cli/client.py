@@ -111,6 +111,16 @@ class ApiClient:
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params=params or None)
 
+    def download(self, path: str) -> bytes:
+        """GET a file (a report's PDF); its bytes, or CliError."""
+        try:
+            response = self._http.get(path)
+        except httpx.HTTPError as exc:
+            raise CliError(f"download of {self.url}{path} failed: {exc}") from None
+        if response.status_code >= 400:
+            raise _problem(response)
+        return response.content
+
     def post(self, path: str, **kwargs: Any) -> Any:
         return self.request("POST", path, **kwargs)
 
