@@ -28,12 +28,16 @@ def _missing(reason: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+def node(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Node]:
+    """One node per test module; a module's ``NODE_ENV`` dict adds environment variables."""
     if not sentra_script().exists():
         _missing(f"no sentra script at {sentra_script()} (pip install -e .)")
     if not WEBUI_INDEX.exists():
         _missing(f"dashboard not built: {WEBUI_INDEX} is missing (run `make web`)")
-    n = start_node(tmp_path_factory.mktemp("sentra") / "data")
+    extra_env: dict[str, str] | None = getattr(request.module, "NODE_ENV", None)
+    n = start_node(tmp_path_factory.mktemp("sentra") / "data", extra_env=extra_env)
     try:
         n.create_token("e2e", "admin")
         yield n

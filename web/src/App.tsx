@@ -9,10 +9,13 @@ import { PollingSource } from "./live/source";
 import { DECISIONS_QUERY, type DecisionFeedOptions } from "./live/decisions";
 import { liveUrl, OVERVIEW_QUERY, WebSocketSource } from "./live/websocket";
 import { isSparkMetric } from "./model/summary";
+import { Agents } from "./pages/Agents";
+import { ALERTS_QUERY, Alerts } from "./pages/Alerts";
 import { Audit } from "./pages/Audit";
 import { History } from "./pages/History";
 import { NotFound } from "./pages/NotFound";
 import { Overview } from "./pages/Overview";
+import { Reports } from "./pages/Reports";
 import { RolloutDetail } from "./pages/RolloutDetail";
 import { Rollouts } from "./pages/Rollouts";
 import { SignIn } from "./pages/SignIn";
@@ -36,6 +39,13 @@ keeper.resume();
 const rolloutFeed: DecisionFeedOptions = {
   url: liveUrl(API_BASE, DECISIONS_QUERY),
   getToken: () => keeper.token(),
+};
+
+// The Alerts page's live feed (kinds=alerts).
+const alertFeed: DecisionFeedOptions = {
+  url: liveUrl(API_BASE, ALERTS_QUERY),
+  getToken: () => keeper.token(),
+  kind: "alerts",
 };
 
 /** "/rollouts/<name>" → name (undefined for other paths or a malformed escape). */
@@ -159,10 +169,13 @@ export function App() {
   else if (pathname === "/settings/storage" || pathname === "/settings") page = <Storage />;
   else if (pathname === "/rollouts" || pathname === "/rollouts/") page = <Rollouts feed={rolloutFeed} />;
   else if (rollout !== undefined) page = <RolloutDetail key={rollout} name={rollout} feed={rolloutFeed} />;
+  else if (pathname === "/alerts") page = <Alerts feed={alertFeed} role={me?.role ?? null} />;
   else if (pathname === "/wireguard") page = <WireGuard role={me?.role ?? null} />;
   else if (pathname === "/users") page = <Users self={me?.name ?? ""} />;
   else if (pathname === "/tokens") page = <Tokens />;
   else if (pathname === "/audit") page = <Audit />;
+  else if (pathname === "/reports") page = <Reports />;
+  else if (pathname === "/agents") page = <Agents />;
   else page = <NotFound />;
 
   return (

@@ -1,6 +1,8 @@
 import { useEffect, useRef } from "react";
 import uPlot from "uplot";
 import type { HistorySeries } from "../api/types";
+import type { Stretch } from "../model/anomalies";
+import { shadeStretches } from "./shade";
 import { formatMetric } from "../format";
 import { labelsText } from "../live/series";
 import type { ChartPalette } from "../theme";
@@ -15,6 +17,8 @@ export interface HistoryChartProps {
   /** Called with the dragged-over time range (unix seconds). */
   onZoom: (from: number, to: number) => void;
   height?: number;
+  /** Anomalous stretches (unix seconds) shaded behind the lines. */
+  anomalies?: Stretch[];
 }
 
 /** Build aligned data: per series [value, min, max] columns, joined on time. */
@@ -40,7 +44,7 @@ export function buildHistoryData(series: HistorySeries[]): {
   return { data: tables.length === 1 ? tables[0]! : uPlot.join(tables), columns };
 }
 
-export function HistoryChart({ series, from, to, palette, onZoom, height = 220 }: HistoryChartProps) {
+export function HistoryChart({ series, from, to, palette, onZoom, height = 220, anomalies }: HistoryChartProps) {
   const host = useRef<HTMLDivElement>(null);
   const zoomRef = useRef(onZoom);
   zoomRef.current = onZoom;
@@ -93,6 +97,7 @@ export function HistoryChart({ series, from, to, palette, onZoom, height = 220 }
       series: seriesOpts,
       bands,
       hooks: {
+        drawClear: [(u: uPlot) => shadeStretches(u, anomalies ?? [])],
         setSelect: [
           (u: uPlot) => {
             const { left, width } = u.select;
@@ -123,7 +128,7 @@ export function HistoryChart({ series, from, to, palette, onZoom, height = 220 }
       ro?.disconnect();
       u.destroy();
     };
-  }, [series, from, to, palette, height]);
+  }, [series, from, to, palette, height, anomalies]);
 
-  return <div className="history-chart" ref={host} data-chart="history" />;
+  return <div className="history-chart" ref={host} data-chart="history" data-anomalies={anomalies?.length ?? 0} />;
 }

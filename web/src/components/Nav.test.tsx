@@ -13,13 +13,13 @@ function renderNav(role: string | null) {
 describe("Nav", () => {
   it("shows the admin pages to an admin", () => {
     renderNav("admin");
-    expect(links()).toEqual(["Overview", "History", "Rollouts", "WireGuard", "Storage", "Users", "Tokens", "Audit"]);
+    expect(links()).toEqual(["Overview", "History", "Agents", "Rollouts", "Alerts", "Reports", "WireGuard", "Storage", "Users", "Tokens", "Audit"]);
   });
 
   it("hides the admin pages from operators, viewers and while the role is unknown", () => {
     for (const role of ["operator", "viewer", null]) {
       renderNav(role);
-      expect(links()).toEqual(["Overview", "History", "Rollouts", "WireGuard", "Storage"]);
+      expect(links()).toEqual(["Overview", "History", "Agents", "Rollouts", "Alerts", "Reports", "WireGuard", "Storage"]);
       cleanup();
     }
   });

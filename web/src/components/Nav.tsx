@@ -8,7 +8,10 @@ import { ConnectionIndicator } from "./ConnectionIndicator";
 const LINKS: { to: string; label: string; min?: Role }[] = [
   { to: "/", label: "Overview" },
   { to: "/history", label: "History" },
+  { to: "/agents", label: "Agents" },
   { to: "/rollouts", label: "Rollouts" },
+  { to: "/alerts", label: "Alerts" },
+  { to: "/reports", label: "Reports" },
   { to: "/wireguard", label: "WireGuard" },
   { to: "/settings/storage", label: "Storage" },
   // Admin pages: hidden unless /auth/me says admin (the node refuses them anyway).

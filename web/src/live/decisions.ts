@@ -25,6 +25,8 @@ export interface DecisionFeedOptions {
   /** Absolute ws(s):// URL of /api/v1/live with DECISIONS_QUERY, token excluded. */
   url: string;
   getToken: () => string | null;
+  /** The live kind whose items are handed on (default "decisions"; the Alerts page: "alerts"). */
+  kind?: string;
   makeSocket?: (url: string) => SocketLike;
   baseBackoffMs?: number;
   maxBackoffMs?: number;
@@ -67,6 +69,7 @@ export class DecisionFeed {
     this.opts = {
       baseBackoffMs: 1000,
       maxBackoffMs: 10_000,
+      kind: "decisions",
       makeSocket: (url) => new WebSocket(url),
       ...opts,
     };
@@ -125,7 +128,7 @@ export class DecisionFeed {
         if (msg.type !== "frame") this.onItems([], true);
       }
       if (msg.type !== "frame") return;
-      const items = (msg.items ?? []).filter((i) => i.kind === "decisions");
+      const items = (msg.items ?? []).filter((i) => (i.kind as string) === this.opts.kind);
       const gap = (msg.dropped ?? 0) > 0;
       if (items.length || gap) this.onItems(items, gap);
     };

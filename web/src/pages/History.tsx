@@ -1,10 +1,13 @@
 import { useCallback, useEffect, useMemo, useState } from "react";
+import { ALL_HOSTS, hostLabels, matchesHost } from "../api/agents";
 import { ApiError } from "../api/client";
 import type { HistoryResponse, SeriesRef } from "../api/types";
 import { HistoryChart } from "../charts/HistoryChart";
+import { HostPicker } from "../components/HostPicker";
 import { useApp } from "../context";
 import { formatTimestamp } from "../format";
 import { labelsText, parseSeriesKey, seriesKey } from "../live/series";
+import { isScored, SCORE_SERIES, stretchesFor, type Stretch } from "../model/anomalies";
 import { historyViewSearch, parseHistoryView, RANGES, type HistoryView } from "./historyView";
 import { navigate, useLocationPath } from "../router";
 
@@ -16,7 +19,7 @@ export function formatStep(seconds: number): string {
   return seconds < 10 ? `${Number(seconds.toFixed(1))} s` : `${Math.round(seconds)} s`;
 }
 
-function SeriesPicker({ selected, onAdd }: { selected: string[]; onAdd: (key: string) => void }) {
+function SeriesPicker({ selected, onAdd, host }: { selected: string[]; onAdd: (key: string) => void; host: string }) {
   const { api } = useApp();
   const [q, setQ] = useState("");
   const [results, setResults] = useState<SeriesRef[]>([]);
@@ -27,9 +30,11 @@ function SeriesPicker({ selected, onAdd }: { selected: string[]; onAdd: (key: st
     const ac = new AbortController();
     const t = setTimeout(() => {
       setLoading(true);
-      api.series(q.trim(), 200, ac.signal).then(
+      // An agent's series are found by its host label when nothing else is asked for.
+      const agent = hostLabels(host).host;
+      api.series(q.trim() || (agent ? `host=${agent}` : ""), 200, ac.signal).then(
         (r) => {
-          setResults(r.series);
+          setResults(r.series.filter((s) => matchesHost(s.labels, host)));
           setError("");
           setLoading(false);
         },
@@ -44,7 +49,7 @@ function SeriesPicker({ selected, onAdd }: { selected: string[]; onAdd: (key: st
       clearTimeout(t);
       ac.abort();
     };
-  }, [api, q]);
+  }, [api, q, host]);
 
   return (
     <div className="picker">
@@ -76,22 +81,40 @@ function SeriesPicker({ selected, onAdd }: { selected: string[]; onAdd: (key: st
   );
 }
 
-function SeriesPanel({ skey, from, to, onZoom, onRemove }: { skey: string; from: number; to: number; onZoom: (a: number, b: number) => void; onRemove: () => void }) {
+function SeriesPanel({ skey, from, to, host, onZoom, onRemove }: { skey: string; from: number; to: number; host: string; onZoom: (a: number, b: number) => void; onRemove: () => void }) {
   const { api, palette } = useApp();
   const [data, setData] = useState<HistoryResponse | null>(null);
   const [error, setError] = useState("");
   const [loading, setLoading] = useState(true);
   const ref = useMemo(() => parseSeriesKey(skey), [skey]);
   const pointCount = data ? data.series.reduce((n, s) => n + s.points.length, 0) : 0;
+  const [anomalies, setAnomalies] = useState<Stretch[]>([]);
+
+  // The series' anomaly score, for shading its anomalous stretches (none stored yet: none shown).
+  useEffect(() => {
+    setAnomalies([]);
+    if (!isScored(ref.name)) return;
+    const ac = new AbortController();
+    const labels = { ...ref.labels, series: ref.name };
+    api.history({ name: SCORE_SERIES, labels, from, to, limit: 500 }, ac.signal).then(
+      (r) => setAnomalies(stretchesFor(r, ref.name, ref.labels)),
+      () => undefined,
+    );
+    return () => ac.abort();
+  }, [api, ref, from, to]);
 
   useEffect(() => {
     const ac = new AbortController();
     setLoading(true);
-    api.history({ name: ref.name, labels: ref.labels, from, to, limit: 500 }, ac.signal).then(
+    // The picked host narrows the series (an agent's carry host=<id>; this node's none).
+    const labels = { ...ref.labels, ...hostLabels(host) };
+    api.history({ name: ref.name, labels, from, to, limit: 500 }, ac.signal).then(
       (r) => {
         // The labels parameter is a filter: keep the exact series when it is there.
-        const exact = r.series.filter((s) => seriesKey(s.name, s.labels) === skey);
-        setData({ ...r, series: exact.length ? exact : r.series });
+        const mine = r.series.filter((s) => matchesHost(s.labels, host));
+        const wanted = seriesKey(ref.name, labels);
+        const exact = mine.filter((s) => seriesKey(s.name, s.labels) === wanted);
+        setData({ ...r, series: exact.length ? exact : mine });
         setError("");
         setLoading(false);
       },
@@ -109,7 +132,7 @@ function SeriesPanel({ skey, from, to, onZoom, onRemove }: { skey: string; from:
       },
     );
     return () => ac.abort();
-  }, [api, ref, skey, from, to]);
+  }, [api, ref, skey, from, to, host]);
 
   return (
     <section className="card history-panel" aria-label={skey} data-series={skey}>
@@ -127,7 +150,7 @@ function SeriesPanel({ skey, from, to, onZoom, onRemove }: { skey: string; from:
       {error && <p className="muted">{error}</p>}
       {data && (
         <div className="chart-wrap">
-          <HistoryChart series={data.series} from={from} to={to} palette={palette} onZoom={onZoom} />
+          <HistoryChart series={data.series} from={from} to={to} palette={palette} onZoom={onZoom} anomalies={anomalies} />
           {pointCount === 0 && <p className="chart-empty muted">No samples in this range.</p>}
         </div>
       )}
@@ -138,6 +161,7 @@ function SeriesPanel({ skey, from, to, onZoom, onRemove }: { skey: string; from:
 export function History() {
   const { search } = useLocationPath();
   const view = useMemo(() => parseHistoryView(search), [search]);
+  const host = useMemo(() => new URLSearchParams(search).get("host") ?? ALL_HOSTS, [search]);
   const [tick, setTick] = useState(0);
 
   const { from, to } = useMemo(() => {
@@ -148,7 +172,11 @@ export function History() {
     // `tick` forces a new "now" on refresh.
   }, [view.from, view.to, view.range, tick]);
 
-  const go = useCallback((v: HistoryView) => navigate(`/history${historyViewSearch(v)}`), []);
+  const go = useCallback(
+    (v: HistoryView, h: string = host) =>
+      navigate(`/history${historyViewSearch(v)}${h ? `&host=${encodeURIComponent(h)}` : ""}`),
+    [host],
+  );
   const onZoom = useCallback((a: number, b: number) => go({ ...view, from: a, to: b }), [go, view]);
 
   return (
@@ -181,10 +209,11 @@ export function History() {
         <button type="button" onClick={() => setTick((t) => t + 1)} disabled={view.from !== null}>
           Refresh
         </button>
+        <HostPicker value={host} onChange={(h) => go(view, h)} />
         <span className="muted small hint-inline">Drag across a chart to zoom.</span>
       </div>
       <div className="history-layout">
-        <SeriesPicker selected={view.series} onAdd={(k) => go({ ...view, series: [...view.series, k] })} />
+        <SeriesPicker host={host} selected={view.series} onAdd={(k) => go({ ...view, series: [...view.series, k] })} />
         <div className="history-charts">
           {view.series.map((k) => (
             <SeriesPanel
@@ -192,6 +221,7 @@ export function History() {
               skey={k}
               from={from}
               to={to}
+              host={host}
               onZoom={onZoom}
               onRemove={() => go({ ...view, series: view.series.filter((x) => x !== k) })}
             />

@@ -1,7 +1,11 @@
 import { useEffect, useMemo, useState, type ReactNode } from "react";
 import type { Summary } from "../api/types";
+import { LOCAL_HOST } from "../api/agents";
 import { Sparkline } from "../charts/Sparkline";
 import { CollectorBadges } from "../components/Badge";
+import { HostScores } from "../components/HostScores";
+import { HostPicker } from "../components/HostPicker";
+import { RemoteHost } from "../components/RemoteHost";
 import { useApp } from "../context";
 import {
   formatBytes,
@@ -15,6 +19,7 @@ import {
   formatWatts,
 } from "../format";
 import { mapSummary, type CollectorBadge, type GpuCard, type HostCard, type OverviewModel } from "../model/summary";
+import { navigate, useLocationPath } from "../router";
 
 function Tile({ title, value, sub, children, testId }: { title: string; value: ReactNode; sub?: ReactNode; children?: ReactNode; testId?: string }) {
   return (
@@ -248,6 +253,12 @@ function findCollector(collectors: CollectorBadge[], prefix: string): CollectorB
 
 export function Overview() {
   const { live, prefillOnce } = useApp();
+  // ?host=<agent id> shows that agent's host; this node's own view otherwise.
+  const { search } = useLocationPath();
+  const host = new URLSearchParams(search).get("host") ?? LOCAL_HOST;
+  const picker = (
+    <HostPicker value={host} allowAll={false} onChange={(h) => navigate(h === LOCAL_HOST ? "/" : `/?host=${encodeURIComponent(h)}`)} />
+  );
   const [summary, setSummary] = useState<Summary | null>(() => live.latest);
   useEffect(() => live.subscribe(setSummary), [live]);
   // Prefill the sparklines with the last minutes of history, for the metrics this node reports.
@@ -257,6 +268,17 @@ export function Overview() {
   }, [hasSummary, live, prefillOnce]);
   const model = useMemo(() => (summary ? mapSummary(summary) : null), [summary]);
 
+  if (host !== LOCAL_HOST) {
+    return (
+      <section className="page overview">
+        <div className="page-head">
+          <h1>Overview</h1>
+          {picker}
+        </div>
+        <RemoteHost host={host} />
+      </section>
+    );
+  }
   if (!model) {
     return (
       <section className="page">
@@ -274,6 +296,7 @@ export function Overview() {
         <span className="muted">
           updated <time data-testid="last-update" data-ts={model.ts}>{formatTimestamp(model.ts)}</time>
         </span>
+        {picker}
       </div>
       {model.previousRunUnclean && (
         <p className="notice warn" role="alert" data-testid="unclean-notice">
@@ -282,6 +305,7 @@ export function Overview() {
         </p>
       )}
       <CollectorBadges collectors={model.collectors} />
+      <HostScores />
       <HostSection host={model.host} />
       <GpuSection gpus={model.gpus} collector={findCollector(model.collectors, "gpu")} />
       <ContainersSection model={model} collector={findCollector(model.collectors, "docker") ?? findCollector(model.collectors, "containers")} />

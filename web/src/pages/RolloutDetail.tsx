@@ -5,6 +5,7 @@ import { ConfirmDialog } from "../components/ConfirmDialog";
 import { DecisionTimeline } from "../components/DecisionTimeline";
 import { GateCards, JudgePanel } from "../components/RolloutEvidence";
 import { PhaseBadge, StepProgress, useLiveRefresh, useNow } from "../components/RolloutBits";
+import { RolloutReportButton } from "../components/ReportButton";
 import { TraceOverlay } from "../components/TraceWaterfall";
 import { useApp } from "../context";
 import { formatTimestamp } from "../format";
@@ -194,6 +195,9 @@ export function RolloutDetail({ name, feed }: { name: string; feed: DecisionFeed
         </p>
       )}
       <Header r={rollout} onAction={setPending} now={now} />
+      <div className="toolbar rollout-report">
+        <RolloutReportButton name={rollout.name} />
+      </div>
 
       <section className="card" aria-labelledby="steps-title">
         <h2 id="steps-title">Steps</h2>
