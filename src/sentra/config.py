@@ -12,12 +12,13 @@ import os
 import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -96,6 +97,16 @@ class CollectSettings(_Group):
 class HistorySettings(_Group):
     db_path: Path | None = Field(
         None, description="SQLite database file (default: <data dir>/db/sentra.db)."
+    )
+    backend: Literal["sqlite", "postgres"] = Field(
+        "sqlite", description="Where the store lives: sqlite (db_path) or postgres (postgres_dsn)."
+    )
+    postgres_dsn: SecretStr | None = Field(
+        None,
+        description="PostgreSQL conninfo or postgresql:// URL (backend postgres); never logged.",
+    )
+    postgres_dsn_file: Path | None = Field(
+        None, description="File (mode 0600) holding postgres_dsn, to keep the password out."
     )
     retention_days: float = Field(30, gt=0, description="Days raw samples are kept.")
     tier1_spacing_s: int = Field(60, ge=1, description="Spacing of the first rollup tier (s).")
@@ -215,6 +226,82 @@ class WireguardSettings(_Group):
     )
 
 
+class BusSettings(_Group):
+    backend: str = Field(
+        "memory",
+        pattern="^(memory|nats)$",
+        description="Event bus: memory (in process) or nats (NATS JetStream, shared by nodes).",
+    )
+    nats_url: str = Field(
+        "nats://127.0.0.1:4222", description="NATS server(s), comma-separated (nats backend)."
+    )
+    stream_prefix: str = Field(
+        "sentra",
+        pattern="^[A-Za-z0-9_-]{1,32}$",
+        description="Prefix of the JetStream stream names and subjects (one per deployment).",
+    )
+    max_age_s: float = Field(86400, gt=0, description="Seconds a JetStream stream keeps an event.")
+    max_bytes: int = Field(
+        256 * 1024 * 1024, ge=1024 * 1024, description="Bytes each JetStream stream keeps at most."
+    )
+    outbox_size: int = Field(
+        100_000, ge=10, description="Events waiting to be sent to NATS before the oldest drop."
+    )
+    ack_wait_s: float = Field(
+        30, gt=0, description="Seconds before an unconfirmed event of a group is delivered again."
+    )
+
+
+class AlertSettings(_Group):
+    rules_file: Path | None = Field(
+        None, description="Alert rules (YAML); default <data dir>/config/alerts.yaml."
+    )
+    eval_interval_s: float = Field(
+        1.0, ge=0.05, le=60, description="Seconds between two evaluations of for/clear_for/absence."
+    )
+    recent_max: int = Field(
+        200, ge=1, le=100_000, description="Recent alerts kept (and in the runtime checkpoint)."
+    )
+    notify_queue_max: int = Field(
+        100, ge=1, le=100_000, description="Alerts one notifier queues; beyond, the oldest drop."
+    )
+
+
+class InsightSettings(_Group):
+    enabled: bool = Field(True, description="Baselines, anomaly scores, stress and stability.")
+    ingested: bool = Field(
+        True, description="Analyse ingested (API, OTLP) metrics too, not only collected ones."
+    )
+    max_series: int = Field(
+        5000, ge=1, le=1_000_000, description="Most series with a baseline (~3 KiB each)."
+    )
+    max_samples_per_s: int = Field(
+        20_000, ge=1, description="Samples analysed per second at most; the rest are skipped."
+    )
+    emit_interval_s: float = Field(
+        10, ge=0.5, le=3600, description="Seconds between two writes of the insight series."
+    )
+    persist_interval_s: float = Field(
+        60, ge=1, description="Seconds between two saves of state/baselines.msgpack."
+    )
+    stability_window_s: float = Field(
+        300, ge=10, description="Seconds of recent scores the stability score looks at."
+    )
+    exclude: tuple[str, ...] = Field(
+        ("system.uptime", "*.limit", "gpu.memory.total", "sentra.*"),
+        description="Series names (glob patterns) that get no baseline (comma-separated).",
+    )
+    z_point: float = Field(5.0, gt=0, description="Sigmas from the baseline a spike must reach.")
+    shift_sigmas: float = Field(
+        5.0, gt=0, description="Own sigmas a short-term mean must move to count as a shift."
+    )
+
+    @field_validator("exclude", mode="before")
+    @classmethod
+    def _split_exclude(cls, value: Any) -> Any:
+        return ServerSettings._split_origins(value)
+
+
 class Settings(BaseModel):
     """Everything the node reads at start."""
 
@@ -231,6 +318,9 @@ class Settings(BaseModel):
     audit: AuditSettings = AuditSettings()
     auth: AuthSettings = AuthSettings()
     wireguard: WireguardSettings = WireguardSettings()
+    alerts: AlertSettings = AlertSettings()
+    bus: BusSettings = BusSettings()
+    insight: InsightSettings = InsightSettings()
 
     @property
     def db_path(self) -> Path:
@@ -259,6 +349,9 @@ GROUPS: dict[str, type[_Group]] = {
     "audit": AuditSettings,
     "auth": AuthSettings,
     "wireguard": WireguardSettings,
+    "alerts": AlertSettings,
+    "bus": BusSettings,
+    "insight": InsightSettings,
 }
 
 # Names from the seeds (000 and 004) that keep working, mapped to their place.

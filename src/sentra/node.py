@@ -18,18 +18,19 @@ import socket
 import ssl
 import stat
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Coroutine, Generator
 from typing import Any
 
 import uvicorn
 
 from sentra import __version__
+from sentra.alerts.service import AlertService
 from sentra.api import create_app
 from sentra.api.account import Accounts
 from sentra.api.context import ApiContext
 from sentra.api.preferences import load_preferences
-from sentra.auth.tokens import TokenStore
-from sentra.bus.memory import MemoryBus
+from sentra.bus.base import Subscription
+from sentra.bus.factory import build_bus, connect_bus
 from sentra.cache import StatusCache
 from sentra.collect.base import Collector
 from sentra.collect.host import configure_procfs, host_collectors
@@ -38,14 +39,16 @@ from sentra.config import Settings
 from sentra.events import Samples
 from sentra.ingest.dedupe import Deduper
 from sentra.ingest.pipeline import Ingestor, Job
+from sentra.insight import InsightService
 from sentra.live.hub import LiveHub
 from sentra.rollout.controller import RolloutController
+from sentra.rollout.lease import leases_for
 from sentra.state.layout import Layout
 from sentra.state.logfile import setup_logging
 from sentra.state.runtime import Checkpoint
-from sentra.store.sqlite import SqliteStore, Tier
-from sentra.store.sqlite.audit import AuditStore, AuditWriter
-from sentra.store.sqlite.rollouts import RolloutStore
+from sentra.store.open import open_stores
+from sentra.store.sql import DatabaseUnavailable
+from sentra.store.sqlite.audit import AuditWriter
 from sentra.wireguard.service import build_wireguard
 
 log = logging.getLogger("sentra.node")
@@ -135,29 +138,18 @@ class Node:
         check_tls(settings, self._warn)
         self.checkpoint = Checkpoint(self.layout.state / "runtime.json")
         self.previous_run_unclean = self.checkpoint.previous_run_unclean
-        h = settings.history
-        self.store = SqliteStore(
-            settings.db_path,
-            retention_days=h.retention_days,
-            tiers=[
-                Tier(h.tier1_spacing_s, h.tier1_retention_days),
-                Tier(h.tier2_spacing_s, h.tier2_retention_days),
-            ],
-            seal_interval_s=h.seal_interval_s,
-            max_head_rows=h.max_head_rows,
-            records_retention_days=settings.ingest.records_retention_days,
-            deadletter_retention_days=settings.ingest.deadletter_retention_days,
-            dedupe_window_s=settings.ingest.dedupe_window_s,
-        )
-        self.tokens = TokenStore(settings.db_path)
+        # Migrates the database once (both engines) and opens the small stores on it.
+        self.stores = open_stores(settings)
+        self.store = self.stores.telemetry
+        self.tokens = self.stores.tokens
         self.accounts = Accounts(
             settings.auth,
-            settings.db_path,
+            self.stores.target,
             self.layout.state / "jwt.key",
             now=clock(),
             public_url=settings.dashboard_url,
         )
-        self.bus = MemoryBus()
+        self.bus = build_bus(settings.bus, client_name=f"sentra-{socket.gethostname()}")
         self.cache = StatusCache(
             previous_run_unclean=self.previous_run_unclean,
             restored=self.checkpoint.previous.last_readings,
@@ -181,18 +173,33 @@ class Node:
         self.ingestor = Ingestor(
             self.store, self.bus, self.deduper, max_pending=ing.max_pending_events, clock=clock
         )
-        self._collect_sub = self.bus.subscribe("metrics.collect.>", name="store", maxsize=100_000)
+        self._collect_sub = self.bus.subscribe(
+            "metrics.collect.>", name="store", maxsize=100_000, group="store"
+        )
         self._cache_sub = self.bus.subscribe(">", name="status-cache", maxsize=10_000)
         self.hub = LiveHub(self.bus, settings.live, clock=clock)
-        self.rollout_store = RolloutStore(settings.db_path)
+        self.rollout_store = self.stores.rollouts
         self.controller = RolloutController(
             self.rollout_store,
             bus=self.bus,
             telemetry=self.store,
             ingestor=self.ingestor,
             clock=clock,
+            leases=leases_for(self.stores.target),
         )
         self.controller.load()
+        self.alerts = AlertService(
+            settings.alerts,
+            settings.alerts.rules_file or self.layout.config / "alerts.yaml",
+            bus=self.bus,
+            store=self.store,
+            restored=self.checkpoint.previous.alerts_recent,
+            clock=clock,
+        )
+        if self.alerts.error:
+            self._warn(f"no alert rules are used: {self.alerts.error}")
+        self.insight, self._insight_sub = self._build_insight()
+        self.agents = self.stores.agents
         self.ctx = ApiContext(
             settings=settings,
             layout=self.layout,
@@ -205,8 +212,10 @@ class Node:
             clock=clock,
             hub=self.hub,
             rollouts=self.controller,
+            alerts=self.alerts,
+            agents=self.agents,
         )
-        self.audit_store = AuditStore(settings.db_path)
+        self.audit_store = self.stores.audit
         self.audit = AuditWriter(
             self.audit_store, retention_days=settings.audit.retention_days, clock=clock
         )
@@ -216,9 +225,40 @@ class Node:
             from sentra.api.wireguard import attach
 
             attach(self.app, self.wireguard.manager)
+        if self.insight is not None:
+            from sentra.api.insight import attach as attach_insight
+
+            attach_insight(self.app, self.insight)
         load_preferences(self.ctx)  # a damaged file is reported now, not on first use
         self.stop_event = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
+
+    def _build_insight(self) -> tuple[InsightService | None, Subscription | None]:
+        """Baselines and anomaly scores of every series ([insight]); the scores are written
+        through the ingest writer like any ingested series."""
+        if not self.settings.insight.enabled:
+            return None, None
+        service = InsightService(
+            self.settings.insight,
+            path=self.layout.state / "baselines.msgpack",
+            host=self.cache.hostname,
+            submit=lambda samples: self.ingestor.submit(
+                Job("insight", samples=samples), force=True
+            ),
+            clock=self.clock,
+        )
+        if service.restored.state == "damaged":
+            self._warn(service.restored.message)
+        return service, self.bus.subscribe("metrics.>", name="insight", maxsize=10_000)
+
+    def _insight_tasks(self) -> list[tuple[str, Coroutine[Any, Any, None]]]:
+        if self.insight is None or self._insight_sub is None:
+            return []
+        return [
+            ("insight", self.insight.run(self._insight_sub)),
+            ("insight-emitter", self.insight.emitter()),
+            ("insight-persister", self.insight.persister()),
+        ]
 
     def first_signin(self) -> str | None:
         """On the very first start (no users yet): the user ``admin``, without a password,
@@ -242,11 +282,18 @@ class Node:
                     await asyncio.to_thread(fn)
                 else:
                     fn()
+            except DatabaseUnavailable as exc:  # an outage, not a bug: one line
+                log.warning("periodic job %s: %s", getattr(fn, "__name__", fn), exc)
             except Exception:
                 log.exception("periodic job %s failed", getattr(fn, "__name__", fn))
 
     def _write_checkpoint(self, clean: bool = False) -> None:
-        self.checkpoint.write(now=self.clock(), readings=self.cache.summary(), clean=clean)
+        self.checkpoint.write(
+            now=self.clock(),
+            readings=self.cache.summary(),
+            clean=clean,
+            alerts=self.alerts.snapshot(),
+        )
 
     async def _checkpoints(self, every: float) -> None:
         """Write the checkpoint every ``every`` s: the readings are taken on the loop (the
@@ -254,8 +301,11 @@ class Node:
         while True:
             await asyncio.sleep(every)
             readings = self.cache.summary()
+            alerts = self.alerts.snapshot()
             try:
-                await asyncio.to_thread(self.checkpoint.write, now=self.clock(), readings=readings)
+                await asyncio.to_thread(
+                    self.checkpoint.write, now=self.clock(), readings=readings, alerts=alerts
+                )
             except OSError:
                 log.exception("could not write the runtime checkpoint")
 
@@ -266,6 +316,7 @@ class Node:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
+        await connect_bus(self.bus)  # [bus] backend = "nats": streams and consumers first
         self.checkpoint.start(now=self.clock(), pid=os.getpid(), version=__version__)
         if self.previous_run_unclean:
             log.warning("the previous run did not end cleanly (no clean-shutdown mark)")
@@ -299,7 +350,9 @@ class Node:
             spawn(self._periodic(5.0, self._maintain, in_thread=True), name="maintenance"),
             spawn(self.hub.run(), name="live-hub"),
             spawn(self.controller.run(), name="rollout-controller"),
+            spawn(self.alerts.run(), name="alerts"),
             spawn(self.audit.run(), name="audit-writer"),
+            *(spawn(c, name=n) for n, c in self._insight_tasks()),
             *(spawn(c, name=n) for n, c in (self.wireguard.tasks() if self.wireguard else [])),
         ]
         serve = spawn(server.serve(sockets=[sock] if sock else None), name="http")
@@ -343,6 +396,7 @@ class Node:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.controller.close()
+        await self.alerts.close()
         self.hub.close()
         self.sampler.close()
         while (item := self._collect_sub.get_nowait()) is not None:  # ticks not yet handed on
@@ -350,6 +404,11 @@ class Node:
                 self.ingestor.submit(
                     Job(f"collect.{item[1].source}", samples=item[1].samples), force=True
                 )
+        if self.insight is not None:
+            try:
+                self.insight.save_sync()
+            except OSError:
+                log.exception("could not save the baselines")
         self.ingestor.flush()
         self.store.seal()
         self._write_checkpoint(clean=True)
@@ -361,6 +420,8 @@ class Node:
         self.audit_store.close()
         self.accounts.close()
         self.rollout_store.close()
+        self.agents.flush()
+        self.agents.close()
         if self.wireguard is not None:
             self.wireguard.close()
         log.info("sentra stopped cleanly")

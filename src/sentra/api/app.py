@@ -13,9 +13,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sentra import __version__
 from sentra.api import (
     account,
+    agents,
+    alerts,
     audit,
     history,
     ingest,
+    insight,
     limits,
     live,
     metrics,
@@ -23,6 +26,7 @@ from sentra.api import (
     preferences,
     problems,
     records,
+    reports,
     rollouts,
     static,
     storage,
@@ -130,10 +134,14 @@ def create_app(
     app.include_router(metrics.router)
     app.include_router(preferences.router)
     app.include_router(ingest.router)
+    app.include_router(insight.router)
+    app.include_router(agents.router)
     app.include_router(records.router)
     app.include_router(live.router)
     app.include_router(otlp.router)
     app.include_router(rollouts.router)
+    app.include_router(reports.router)
+    app.include_router(alerts.router)
     app.include_router(wireguard.router)
     app.include_router(account.router)
     app.include_router(audit.router)

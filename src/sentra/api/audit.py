@@ -33,7 +33,8 @@ router = APIRouter(tags=["audit"])
 CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Machine traffic recorded only when refused (see the module docstring).
 _QUIET = re.compile(
-    r"^/(api/v1/ingest|v1/(traces|metrics|logs)|api/v1/rollouts/(validate|[^/]+/check))$"
+    r"^/(api/v1/ingest|api/v1/agents/heartbeat|v1/(traces|metrics|logs)"
+    r"|api/v1/rollouts/(validate|[^/]+/check))$"
 )
 _AUTH_REFUSALS = frozenset({401, 403})
 _PATH_MAX = 512

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sentra.auth.tokens import TokenStore
-from sentra.bus.memory import MemoryBus
+from sentra.bus.factory import AnyBus
 from sentra.cache import StatusCache
 from sentra.config import Settings
 from sentra.ingest.pipeline import Ingestor
@@ -23,7 +23,7 @@ class ApiContext:
     store: SqliteStore
     tokens: TokenStore
     cache: StatusCache
-    bus: MemoryBus
+    bus: AnyBus
     ingestor: Ingestor
     previous_run_unclean: bool
     started_at: float = field(default_factory=time.time)
@@ -31,3 +31,5 @@ class ApiContext:
     counters: dict[str, Any] = field(default_factory=dict)
     hub: Any = None
     rollouts: Any = None  # the RolloutController, when the node runs one
+    alerts: Any = None  # the AlertService, when the node runs one
+    agents: Any = None  # the AgentStore of remote agents (api/agents.py)

@@ -6,16 +6,18 @@ import asyncio
 import dataclasses
 import json
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from sentra import __version__
+from sentra.cli.agent import agent
+from sentra.cli.alert import app as alert_app
 from sentra.cli.common import ConfigOpt, DataDirOpt, console, out, settings_or_exit
 from sentra.cli.demo import app as demo_app
 from sentra.cli.doctor import doctor
+from sentra.cli.report import app as report_app
 from sentra.cli.rollout import app as rollout_app
 from sentra.cli.token import app as token_app
 from sentra.cli.user import app as user_app
@@ -34,7 +36,10 @@ app.add_typer(user_app, name="user")
 app.add_typer(rollout_app, name="rollout")
 app.add_typer(demo_app, name="demo")
 app.add_typer(wg_app, name="wg")
+app.add_typer(alert_app, name="alert")
+app.add_typer(report_app, name="report")
 app.command("doctor")(doctor)
+app.command("agent")(agent)
 
 
 @app.command()
@@ -114,8 +119,9 @@ def storage(
     ] = False,
 ) -> None:
     """Show where the data lives and how much each part uses (or clear the cache)."""
+    from sentra.cli.client import die
     from sentra.state.layout import Layout
-    from sentra.store.sqlite import SqliteStore
+    from sentra.store.open import DatabaseConfigError, db_target, open_telemetry
 
     settings = settings_or_exit(data_dir, config)
     layout = Layout(settings.data_dir)
@@ -128,8 +134,13 @@ def storage(
         "db_path": str(settings.db_path),
         "usage": layout.usage() if layout.root.exists() else {},
     }
-    if Path(settings.db_path).exists():
-        store = SqliteStore(settings.db_path, readonly=True)
+    try:
+        target = db_target(settings)
+    except DatabaseConfigError as e:
+        die(str(e))
+    if target.path is None or target.path.exists():  # PostgreSQL, or a SQLite file
+        info["database"] = target.describe()
+        store = open_telemetry(settings, target, readonly=True)
         info["history"] = dataclasses.asdict(store.stats())
         store.close()
     out.print_json(json.dumps(info))

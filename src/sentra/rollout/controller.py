@@ -42,6 +42,7 @@ from sentra.rollout.sources import build_source
 from sentra.rollout.sources.base import TelemetrySource
 from sentra.rollout.sources.config import BuiltinSourceConfig
 from sentra.rollout.spec import RolloutSpec, spec_from_json
+from sentra.store.sql import DatabaseUnavailable
 from sentra.store.sqlite import SqliteStore
 from sentra.store.sqlite.rollouts import RolloutStore, StaleRollout, StoredDecision, StoredRollout
 
@@ -203,7 +204,9 @@ class RolloutController:
         try:
             await self.leases.check()
             await self._discover()
-        except Exception:  # the database is away: try again next second
+        except DatabaseUnavailable as exc:  # the database is away: try again next second
+            log.warning("rollouts: cannot read the shared rollout table: %s", exc)
+        except Exception:
             log.exception("rollouts: cannot read the shared rollout table")
 
     async def _lead(self, rt: _Runtime) -> bool:
@@ -251,6 +254,8 @@ class RolloutController:
         except StaleRollout as exc:
             log.info("rollout %s: %s; carrying on from the stored state", rt.spec.name, exc)
             await self._reload(rt)
+        except DatabaseUnavailable as exc:  # not a bug: say it in a line, retry next tick
+            log.warning("rollout %s: %s", rt.spec.name, exc)
         except Exception:  # a bug must not stop every other rollout: log, retry next tick
             log.exception("rollout %s: evaluation failed", rt.spec.name)
         rt.due = self.clock() + rt.spec.analysis.interval
@@ -533,6 +538,8 @@ class RolloutController:
             spec=spec.to_json(),
             spec_yaml=spec_yaml,
             actions=machine.allowed_actions(state),
+            # Several nodes on one database: whether this node is the one acting on it.
+            leader=self.leases.holds(name) and state.phase not in TERMINAL,
         )
         return data
 

@@ -16,6 +16,8 @@ import logging
 import zlib
 from typing import Any, Protocol
 
+from sentra.store.sql import DbTarget, Dialect
+
 log = logging.getLogger(__name__)
 
 # pg_try_advisory_lock(int4, int4): the first key names Sentra's rollout leases ("SNTR"),
@@ -154,3 +156,10 @@ class PgLeases:
     async def close(self) -> None:
         self._held.clear()
         await self._drop()
+
+
+def leases_for(target: DbTarget) -> Leases:
+    """Solo on SQLite (one node per file); advisory locks on a shared PostgreSQL."""
+    if target.dialect == Dialect.POSTGRES:
+        return PgLeases(target.dsn)
+    return SoloLeases()
