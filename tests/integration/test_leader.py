@@ -9,7 +9,6 @@ PostgreSQL server on loopback.
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from pathlib import Path
 
@@ -20,8 +19,7 @@ from sentra.rollout.lease import PgLeases
 from sentra.rollout.spec import load_spec
 from sentra.store.sqlite import SqliteStore
 from sentra.store.sqlite.rollouts import RolloutStore, StaleRollout
-
-DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+from tests.dbtarget import ADMIN_DSN, require_postgres
 
 SPEC = """\
 name: {name}
@@ -38,21 +36,12 @@ gates:
 actuator: {{type: pull}}
 """
 
-
-def _postgres_up() -> bool:
-    try:
-        import psycopg
-
-        with psycopg.connect(DSN, connect_timeout=3):
-            return True
-    except Exception:
-        return False
+DSN = ADMIN_DSN  # advisory locks are per database; rollout names are unique per test
 
 
-pytestmark = pytest.mark.skipif(
-    os.environ.get("TEST_REQUIRE_POSTGRES") != "1" and not _postgres_up(),
-    reason="no PostgreSQL server at " + DSN,
-)
+@pytest.fixture(autouse=True)
+def _postgres() -> None:
+    require_postgres()
 
 
 def _controller(db: Path) -> RolloutController:

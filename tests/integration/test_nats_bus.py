@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -31,6 +32,23 @@ from tests.nodeproc import NodeProcess, create_token, free_port, wait_for
 
 NATS_URL = "nats://127.0.0.1:4222"
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
+
+
+def _nats_missing() -> str:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", 4222), timeout=2).close()
+    except OSError as exc:
+        return f"no NATS server at 127.0.0.1:4222 ({exc}); .ci/services starts one"
+    if not Path(NATS_SERVER).exists():
+        return "nats-server is not installed (apt-get install nats-server)"
+    return ""
+
+
+if (_why := _nats_missing()) and os.environ.get("TEST_REQUIRE_NATS") == "1":
+    raise RuntimeError(f"TEST_REQUIRE_NATS=1 but {_why}")
+pytestmark = pytest.mark.skipif(bool(_why), reason=_why or "NATS is up")
 
 
 def _status(i: int, source: str = "x") -> CollectorStatus:

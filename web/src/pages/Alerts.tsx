@@ -129,23 +129,23 @@ export function Alerts({ feed, role }: { feed: DecisionFeedOptions; role: string
             <tbody>
               {shown.map((a) => (
                 <tr key={a.id} data-alert={a.id} data-state={a.state}>
-                  <td>
+                  <td data-label="State">
                     <ToneBadge tone={STATE_TONE[a.state]}>{a.state}</ToneBadge>
                   </td>
-                  <td>
+                  <td data-label="Rule">
                     <strong>{a.rule}</strong>{" "}
                     <ToneBadge tone={SEVERITY_TONE[a.severity]}>{a.severity}</ToneBadge>
                     {a.summary && <div className="muted small">{a.summary}</div>}
                   </td>
-                  <td>
+                  <td data-label="Series">
                     <code>{a.series}</code>
                   </td>
-                  <td className="num">
+                  <td data-label="Value" className="num">
                     <Value a={a} />
                   </td>
-                  <td>{formatAgo(since(a), now)}</td>
-                  <td>{a.reason}</td>
-                  <td className="small" data-testid="notified">
+                  <td data-label="Since">{formatAgo(since(a), now)}</td>
+                  <td data-label="Why">{a.reason}</td>
+                  <td data-label="Notified" className="small" data-testid="notified">
                     {Object.entries(a.notifications).map(([n, s]) => (
                       <div key={n}>
                         {n}: {s}

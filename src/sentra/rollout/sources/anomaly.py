@@ -37,10 +37,9 @@ from sentra.rollout.sources.base import (
     Target,
     Window,
 )
-from sentra.rollout.sources.builtin import MetricQuery, _narrows, parse_metric_query
+from sentra.rollout.sources.builtin import MetricQuery, arm_series, parse_metric_query
 from sentra.rollout.sources.config import AnomalySourceConfig
 from sentra.rollout.sources.templates import expand
-from sentra.store.base import QueryError, UnknownSeries
 from sentra.store.sqlite import SqliteStore
 
 SERIES = {"score": "sentra.anomaly.score", "rate": "sentra.anomaly.rate"}
@@ -78,26 +77,9 @@ class AnomalySource:
 
     def _points(self, q: MetricQuery, arm: Arm, target: Target, window: Window) -> list[float]:
         """Every point of the arm's matching series in the window (worker thread)."""
-        try:
-            result = self.store.history(
-                q.name,
-                q.equal,
-                window.start,
-                max(window.end - 0.001, window.start),
-                limit=100_000,
-                now=window.end,
-            )
-        except UnknownSeries:
-            return []
-        except QueryError as exc:
-            raise SourceError(f"{q.name}: {exc}", retryable=False) from None
-        narrow = {"service": target.service, "version": target.version(arm), **target.labels}
         values: list[float] = []
-        for s in result.series:
-            if any(s.labels.get(k) == v for k, v in q.not_equal.items()):
-                continue
-            if all(s.labels[k] == v for k, v in narrow.items() if _narrows(k, s.labels, q)):
-                values.extend(s.max if q.aggregation == "max" else s.avg)
+        for s in arm_series(self.store, q, arm, target, window, q.name):
+            values.extend(s.max if q.aggregation == "max" else s.avg)
         return values
 
     async def scalar(

@@ -36,7 +36,7 @@ from sentra.rollout.sources.base import (
 )
 from sentra.rollout.sources.templates import expand
 from sentra.store import telemetry as sql
-from sentra.store.base import QueryError, UnknownSeries
+from sentra.store.base import QueryError, SeriesPoints, UnknownSeries
 from sentra.store.sqlite import SqliteStore
 
 SPAN_QUERIES = (
@@ -113,6 +113,35 @@ def _narrows(key: str, labels: dict[str, str], q: MetricQuery) -> bool:
     return key in labels and key not in q.equal and key not in q.not_equal
 
 
+def arm_series(
+    store: SqliteStore, q: MetricQuery, arm: Arm, target: Target, window: Window, what: str
+) -> list[SeriesPoints]:
+    """The series matching ``q`` in the window that belong to ``arm`` (worker thread): the
+    arm's identity (service, version, the target's labels) narrows series that carry it,
+    unless the query names that label itself. ``what`` names the query in errors."""
+    try:
+        result = store.history(
+            q.name,
+            q.equal,
+            window.start,
+            max(window.end - 0.001, window.start),
+            limit=100_000,
+            now=window.end,
+        )
+    except UnknownSeries:
+        return []
+    except QueryError as exc:
+        raise SourceError(f"{what!r}: {exc}", retryable=False) from None
+    narrow = {"service": target.service, "version": target.version(arm), **target.labels}
+    return [
+        s
+        for s in result.series
+        if all(s.labels.get(k) != v for k, v in q.not_equal.items())
+        and all(s.labels[k] == v for k, v in narrow.items() if _narrows(k, s.labels, q))
+        and s.ts
+    ]
+
+
 class BuiltinSource:
     kind = "builtin"
 
@@ -179,28 +208,7 @@ class BuiltinSource:
         self, q: MetricQuery, arm: Arm, target: Target, window: Window, text: str
     ) -> Scalar:
         """Aggregate every point of the matching series in the window (worker thread)."""
-        try:
-            result = self.store.history(
-                q.name,
-                q.equal,
-                window.start,
-                max(window.end - 0.001, window.start),
-                limit=100_000,
-                now=window.end,
-            )
-        except UnknownSeries:
-            return Scalar(None, 0, text)
-        except QueryError as exc:
-            raise SourceError(f"{text!r}: {exc}", retryable=False) from None
-        # The arm's identity narrows series that carry it (unless the query names it).
-        narrow = {"service": target.service, "version": target.version(arm), **target.labels}
-        series = [
-            s
-            for s in result.series
-            if all(s.labels.get(k) != v for k, v in q.not_equal.items())
-            and all(s.labels[k] == v for k, v in narrow.items() if _narrows(k, s.labels, q))
-            and s.ts
-        ]
+        series = arm_series(self.store, q, arm, target, window, text)
         if not series:
             return Scalar(None, 0, text)
         n = sum(len(s.ts) for s in series)
