@@ -164,10 +164,17 @@ def main() -> None:
     ap.add_argument("--senders", type=int, default=2, help="sender processes")
     ap.add_argument("--connections", type=int, default=4, help="keep-alive connections per sender")
     ap.add_argument("--batch", type=int, default=1000)
+    ap.add_argument(
+        "--event-loop",
+        choices=["auto", "uvloop", "asyncio"],
+        default="auto",
+        help="the node's [server] event_loop",
+    )
     args = ap.parse_args()
     seconds = args.seconds or (10.0 if args.quick else 60.0)
     ctx = mp.get_context("spawn")
-    with sentra_node(role="operator") as node:
+    env = {"SENTRA_SERVER_EVENT_LOOP": args.event_loop}
+    with sentra_node(role="operator", extra_env=env) as node:
         pid = node.proc.pid
         results: Any = ctx.Queue()
         probe_q: Any = ctx.Queue()
@@ -204,6 +211,7 @@ def main() -> None:
     result = {
         "benchmark": "ingest_throughput",
         "mode": "quick" if args.quick else "default",
+        "event_loop": args.event_loop,
         "machine": machine(),
         "load": {
             "senders": args.senders,

@@ -51,6 +51,9 @@ class ServerSettings(_Group):
     cors_origins: tuple[str, ...] = Field(
         (), description="Origins allowed to call the API from a browser (comma-separated)."
     )
+    event_loop: Literal["auto", "uvloop", "asyncio"] = Field(
+        "auto", description="Event loop: uvloop (auto: when installed) or the standard asyncio."
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -290,6 +293,12 @@ class InsightSettings(_Group):
     exclude: tuple[str, ...] = Field(
         ("system.uptime", "*.limit", "gpu.memory.total", "sentra.*"),
         description="Series names (glob patterns) that get no baseline (comma-separated).",
+    )
+    warmup_samples: int = Field(
+        30, ge=1, le=100_000, description="Samples a new series learns from before it is judged."
+    )
+    warmup_s: float = Field(
+        900, ge=0, description="Seconds of a new series' history before it may be anomalous."
     )
     z_point: float = Field(5.0, gt=0, description="Sigmas from the baseline a spike must reach.")
     shift_sigmas: float = Field(

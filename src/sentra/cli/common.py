@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -42,3 +44,23 @@ def settings_or_exit(
         console.print(f"[red]sentra: {exc}[/red]")
         console.print("See docs/configuration.md or run 'sentra config' for every setting.")
         raise typer.Exit(2) from None
+
+
+def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The event loop ``sentra up`` and ``sentra agent`` run on (``[server] event_loop``):
+    uvloop when asked for or, with ``auto``, when it is installed (it parses and writes
+    HTTP in C, which lets one core take more requests: docs/benchmarks.md); else the
+    standard loop (None)."""
+    if choice == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            console.print(
+                "[red]sentra: [server] event_loop is uvloop, but uvloop is not installed "
+                "(pip install uvloop)[/red]"
+            )
+            raise typer.Exit(2) from None
+        return None
+    return uvloop.new_event_loop

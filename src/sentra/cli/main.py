@@ -14,7 +14,14 @@ from rich.table import Table
 from sentra import __version__
 from sentra.cli.agent import agent
 from sentra.cli.alert import app as alert_app
-from sentra.cli.common import ConfigOpt, DataDirOpt, console, out, settings_or_exit
+from sentra.cli.common import (
+    ConfigOpt,
+    DataDirOpt,
+    console,
+    loop_factory,
+    out,
+    settings_or_exit,
+)
 from sentra.cli.demo import app as demo_app
 from sentra.cli.doctor import doctor
 from sentra.cli.report import app as report_app
@@ -79,7 +86,8 @@ def up(
         await node.run()
 
     try:
-        asyncio.run(main())
+        with asyncio.Runner(loop_factory=loop_factory(settings.server.event_loop)) as runner:
+            runner.run(main())
     except OSError as exc:
         console.print(f"[red]sentra: cannot start: {exc}[/red]")
         raise typer.Exit(1) from None
