@@ -95,14 +95,14 @@ def test_scores_are_stored_series_and_the_host_gets_scores(node):
 def test_an_ingested_spike_is_anomalous_and_a_reset_forgets_it(node):
     _proc, client, _ = node
     rng = random.Random(1)
-    t0 = time.time() - 300
-    _ingest(client, [rng.gauss(100, 2) for _ in range(200)], t0)
-    _ingest(client, [400.0], t0 + 200)
+    t0 = time.time() - 1200  # more than the warm-up (900 s) of history before the spike
+    _ingest(client, [rng.gauss(100, 2) for _ in range(1000)], t0)
+    _ingest(client, [400.0], t0 + 1000)
 
     host = wait_for(lambda: _flagged(_host(_overview(client)), "app.latency_ms"))
     (entry,) = [a for a in host["anomalous"] if a["series"] == "app.latency_ms"]
     assert entry["labels"] == {"service": "shop", "version": "v1"}
-    assert entry["since"] == pytest.approx(t0 + 200)
+    assert entry["since"] == pytest.approx(t0 + 1000)
     scores = client.get(
         "/api/v1/history",
         params={"name": "sentra.anomaly.score", "labels": "series=app.latency_ms", "from": t0},
@@ -128,6 +128,31 @@ def test_an_ingested_spike_is_anomalous_and_a_reset_forgets_it(node):
         ]
     )
     assert any("series=app.latency_ms" in e["detail"] for e in audit)
+
+
+def test_a_fresh_node_flags_nothing_while_it_learns(tmp_path):
+    """The first minute of a node with an empty data dir: every series is learning, none
+    is anomalous, stability is null (not 100, not 0)."""
+    proc = NodeProcess(tmp_path, env={"SENTRA_INSIGHT_EMIT_INTERVAL_S": "1"}).start()
+    try:
+        with _client(proc, create_token(tmp_path, role="viewer")) as client:
+            host = wait_for(lambda: _host(_overview(client)))
+            started = time.monotonic()
+            reads = 0
+            while time.monotonic() - started < 60:
+                body = _overview(client)
+                host = _host(body)
+                assert host is not None
+                assert host["anomalous"] == [] and body["anomalous_now"] == 0
+                assert host["stability"] is None and host["anomaly_rate_pct"] is None
+                assert host["learning"] == host["series"] > 0
+                reads += 1
+                time.sleep(2)
+            assert reads >= 20
+            assert body["learning_now"] == body["series"]
+            assert body["warmup"] == {"samples": 30, "seconds": 900.0}
+    finally:
+        assert proc.stop() == 0
 
 
 def test_viewer_may_read_but_not_reset(node):
@@ -235,8 +260,12 @@ def test_tick_writes_scores_host_scores_and_predictions(tmp_path):
     assert out[("sentra.host.stress", (("host", "node-a"),))] == pytest.approx(
         100 * (0.6 * 0.79 + 0.4 * (0.5 + 0.79) / 2), abs=1.0
     )
-    assert ("sentra.host.stability", (("host", "node-a"),)) in out
-    assert ("sentra.anomaly.rate", (("host", "web-9"),)) in out  # the host label wins
+    # Every series is still learning (under 900 s of history): no stability, no rate.
+    assert ("sentra.host.stability", (("host", "node-a"),)) not in out
+    assert ("sentra.anomaly.rate", (("host", "node-a"),)) not in out
+    hosts = {h["host"]: h for h in svc.overview()["hosts"]}
+    assert hosts["web-9"]["learning"] == 1  # the host label wins
+    assert hosts["node-a"]["stability"] is None and hosts["node-a"]["learning"] == 2
     disk = (
         "sentra.predict.disk_full_hours",
         (("device", "sda1"), ("host", "node-a"), ("mountpoint", "/")),

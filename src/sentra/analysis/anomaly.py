@@ -55,13 +55,16 @@ _BELOW = 0.999
 class DetectorParams:
     baseline: BaselineParams = BASELINE_DEFAULTS
     z_point: float = 5.0  # a point this many sigmas out is anomalous (normal tails)
-    tail_p: float = 0.99  # the quantile of |z| tracked to learn how heavy the tails are
+    tail_p: float = 0.999  # the quantile of |z| tracked to learn how heavy the tails are
     tail_rate: float = 0.1  # log-scale step of the tail estimate
     tail_factor: float = 1.6  # a point must also be this many tail quantiles out
     z_clip: float = 4.0  # winsorising bound (in sigmas) of what the short-term mean takes
     fast_alpha: float = 0.2  # smoothing of the short-term mean (per sample)
     fast_l: float = 5.0  # a short-term mean this many of its own sigmas out is anomalous
-    fast_floor: float = 0.1  # least sigma of the short-term mean, in baseline sigmas
+    fast_floor: float = 0.3  # least sigma of the short-term mean, in baseline sigmas: one
+    # sample moves that mean by at most fast_alpha * z_clip = 0.8 sigmas, so on a flat series
+    # (whose short-term mean never moved) one odd sample cannot pass for a shift
+    drift_floor: float = 0.1  # least sigma of the drift, in baseline sigmas
     fast_memory: int = 1000  # samples its spread is averaged over
     slow_tau_s: float = 8 * 3600.0  # the long-term level a drift is measured from
     drift_l: float = 5.0  # the baseline this many of its own drift sigmas away: a leak
@@ -70,6 +73,7 @@ class DetectorParams:
     flat_max_repeat: float = 0.05
     repeat_memory: int = 2000  # samples the share of repeats is averaged over
     clear: float = 0.5
+    burst_s: float = 120.0  # a run over within this long is a burst: it teaches the bars
     anomalous_rate: float = 0.1
 
 
@@ -84,28 +88,46 @@ class Detector(msgspec.Struct, gc=False):
     tail: float = NORMAL_TAIL  # running estimate of the tail_p quantile of |z|
     fast: float | None = None  # short-term mean of the (winsorised) samples
     fast_spread: float = 0.0  # mean |fast - level| in baseline sigmas
-    fast_n: int = 0
+    fast_n: int = 0  # samples scored (past the baseline's own first samples)
+    shift_tail: float = NORMAL_TAIL  # the shift bar is tail_factor times this: bursts raise it
+    run_since: float | None = None  # start of the current run of high short-term means
+    run_peak: float = 0.0  # its highest |fast - level| / its sigma
     slow: float | None = None  # long-term level (slow_tau_s) of the winsorised samples
     drift_spread: float = 0.0  # mean |baseline level - slow| in baseline sigmas
     anomalous: bool = False
     since: float = 0.0  # start of the current (or last) anomalous stretch
     score: float = 0.0  # of the last sample
+    learning: bool = True  # still warming up as of the last sample: never anomalous
+
+    def is_learning(self, ts: float, params: DetectorParams = DEFAULT_DETECTOR) -> bool:
+        """Warming up at ``ts``: the baseline is too young (``warmup`` samples and
+        ``warmup_s`` seconds), or its tests have scored fewer than ``warmup`` samples."""
+        bp = params.baseline
+        return self.fast_n < bp.warmup or self.baseline.learning(ts, bp)
 
     def update(self, ts: float, x: float, params: DetectorParams = DEFAULT_DETECTOR) -> float:
-        """Score one sample (0 while the baseline warms up), update the bit, learn it."""
+        """Score one sample, update the bit, learn it. While the series warms up
+        (``is_learning``) the tests learn what is usual for it but the bit stays off and
+        the score is 0: a baseline that has seen a few minutes of a series knows nothing."""
         same = self.prev is not None and x == self.prev
         self.run = self.run + 1 if same else 0
         self.prev = x
         bp = params.baseline
+        self.baseline.observe_step(x)
         exp = self.baseline.expected(ts, bp)
         if not exp.ready:
             self._count_repeat(same, params, 1.0)
             self.baseline.learn(ts, x, bp)
-            self.score = 0.0
+            self.score, self.learning = 0.0, True
             return 0.0
+        learning = self.is_learning(ts, params)
         level, sigma = exp.level, exp.sigma
         z = (x - level) / sigma
-        point = abs(z) / max(params.z_point, params.tail_factor * self.tail)
+        # A rate or size is judged on the smaller of its linear and log-magnitude distances:
+        # a burst the size of the usual bursts is no spike, however zero the rest is.
+        bz = self.baseline.burst_z(x, bp)
+        zp = abs(z) if bz is None else min(abs(z), abs(bz))
+        point = zp / max(params.z_point, params.tail_factor * self.tail)
         # The short-term mean, of samples winsorised by how heavy this series' tails are
         # (a routine burst moves it a little, a shift moves it all the way).
         bound = params.z_clip
@@ -114,17 +136,22 @@ class Detector(msgspec.Struct, gc=False):
         self.fast = fast
         dev = (fast - level) / sigma
         fsig = max(self.fast_spread * MAD_TO_SIGMA, params.fast_floor)
+        # Runs of high values that are routine for this series (a job pinning a core for
+        # half a minute every few minutes) earn the shift test a higher bar, as bursts do
+        # the point test.
+        shift = abs(dev) / fsig
+        shift_bar = max(params.fast_l, params.tail_factor * self.shift_tail)
         # A slow leak drags the baseline along; against a long-term level it still shows.
-        slow = xc if self.slow is None else self.slow
+        slow = level if self.slow is None else self.slow  # from the mean of the first samples
         drift = (self.baseline.level - slow) / sigma
-        dsig = max(self.drift_spread * MAD_TO_SIGMA, params.fast_floor)
-        raw = max(point, abs(dev) / (params.fast_l * fsig), abs(drift) / (params.drift_l * dsig))
+        dsig = max(self.drift_spread * MAD_TO_SIGMA, params.drift_floor)
+        raw = max(point, shift / shift_bar, abs(drift) / (params.drift_l * dsig))
         if self.run and self.repeat < params.flat_max_repeat:
             raw = max(raw, self.run / params.flat_run)
         was = self.anomalous
         if was:
             self.anomalous = raw >= params.clear
-        elif raw >= ANOMALOUS:
+        elif raw >= ANOMALOUS and not learning:
             self.anomalous, self.since = True, ts
         rate = params.anomalous_rate if self.anomalous else 1.0
         self._count_repeat(same, params, rate)
@@ -134,15 +161,37 @@ class Detector(msgspec.Struct, gc=False):
         a = rate / min(self.fast_n, params.drift_memory)
         self.drift_spread += a * (min(abs(drift), params.z_clip * dsig) - self.drift_spread)
         dt = min(max(ts - self.baseline.last_ts, 0.0), bp.max_step_s)
-        self.slow = slow + rate * (1.0 - math.exp(-dt / params.slow_tau_s)) * (xc - slow)
+        # The long-term level learns at full speed even while anomalous: it is the
+        # reference a lasting change is finally accepted against.
+        self.slow = slow + (1.0 - math.exp(-dt / params.slow_tau_s)) * (xc - slow)
         # The tails learn at full speed from every sample but the second and later of an
         # anomalous stretch: routine bursts teach them, a lasting fault does not.
-        above = float(abs(z) > self.tail) - (1.0 - params.tail_p)
-        step = params.tail_rate * (params.anomalous_rate if was and self.anomalous else 1.0)
+        above = float(zp > self.tail) - (1.0 - params.tail_p)
+        lasting = was and self.anomalous and ts - self.since > params.burst_s
+        step = params.tail_rate * (params.anomalous_rate if lasting else 1.0)
         self.tail = max(self.tail * math.exp(step * above), NORMAL_TAIL)
+        self._learn_runs(ts, shift, shift / shift_bar, params)
         self.baseline.learn(ts, x, bp, rate)
-        self.score = ANOMALOUS if self.anomalous else min(raw, _BELOW)
+        self.learning = learning
+        self.score = ANOMALOUS if self.anomalous else 0.0 if learning else min(raw, _BELOW)
         return self.score
+
+    def _learn_runs(self, ts: float, shift: float, share: float, params: DetectorParams) -> None:
+        """A run of high values that reached the shift bar and was over within ``burst_s``
+        was a burst (a job pinning a core for half a minute): the next one as strong is
+        routine. One that lasts (a level shift, a leak building up) teaches nothing, so
+        the bar learns from ended runs only, never from one still under way."""
+        if self.run_since is None:
+            if share >= ANOMALOUS and self.fast_n >= params.baseline.warmup:
+                self.run_since, self.run_peak = ts, shift
+        elif share >= params.clear:
+            self.run_peak = max(self.run_peak, shift)
+        else:
+            if ts - self.run_since <= params.burst_s:
+                self.shift_tail = max(self.shift_tail, self.run_peak)
+            self.run_since = None
+        decay = math.exp(-params.tail_rate * (1.0 - params.tail_p))
+        self.shift_tail = max(self.shift_tail * decay, NORMAL_TAIL)
 
     def _count_repeat(self, same: bool, params: DetectorParams, rate: float) -> None:
         a = rate / min(self.baseline.n + 1, params.repeat_memory)

@@ -20,6 +20,11 @@ then published on ``metrics.insight`` for the live stream, like any ingested ser
   ``sentra.predict.memory_full_hours{host}``: when the trend reaches 100 % (only while
   it heads there), ``sentra.predict.memory_trend{host}``: percentage points per hour.
 
+A new series is ``learning`` for its first ``warmup_samples`` samples and ``warmup_s``
+seconds (sentra.analysis.anomaly): it is never anomalous then and its samples count
+towards neither the anomaly rate nor stability, so a host whose series are all learning
+has no stability (``null``), not a made-up 100 or 0.
+
 Persistence: ``state/baselines.msgpack`` every ``persist_interval_s`` (encoded on the loop,
 written on a worker thread) and at a clean stop; restored at start (insight/persist.py).
 """
@@ -38,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from sentra.analysis.anomaly import Detector, DetectorParams
+from sentra.analysis.baseline import BaselineParams
 from sentra.analysis.hostscore import StabilityWindow, pressure_key, resource_of, stress
 from sentra.analysis.predict import Trend
 from sentra.bus.base import Subscription
@@ -89,7 +95,11 @@ class InsightService:
         self.host = host
         self.submit = submit
         self.clock = clock
-        self.params = DetectorParams(z_point=settings.z_point, fast_l=settings.shift_sigmas)
+        self.params = DetectorParams(
+            baseline=BaselineParams(warmup=settings.warmup_samples, warmup_s=settings.warmup_s),
+            z_point=settings.z_point,
+            fast_l=settings.shift_sigmas,
+        )
         self.series: OrderedDict[str, _Series] = OrderedDict()
         self.hosts: dict[str, _Host] = {}
         self._excluded: dict[str, bool] = {}
@@ -196,13 +206,15 @@ class InsightService:
                     self.evicted += 1
             else:
                 table.move_to_end(key)
-            score = tracked.detector.update(s.ts, value, params)
+            detector = tracked.detector
+            score = detector.update(s.ts, value, params)
             tracked.fresh = True
             tracked.peak = max(tracked.peak, score)
             host = self._host(host_name)
             host.seen = True
-            host.scored += 1
-            host.anomalous += tracked.detector.anomalous
+            if not detector.learning:  # a series still learning is no evidence either way
+                host.scored += 1
+                host.anomalous += detector.anomalous
             resource = resource_of(s.name, s.labels)
             if resource is not None:
                 host.pressures[pressure_key(resource, s.labels)] = value
@@ -237,11 +249,12 @@ class InsightService:
     def tick(self, now: float) -> list[Sample]:
         """The insight series as of ``now`` (and the overview the API serves)."""
         out: list[Sample] = []
-        per_host: dict[str, list[int]] = {}  # host -> [tracked, anomalous now]
+        per_host: dict[str, list[int]] = {}  # host -> [tracked, anomalous now, learning]
         anomalous: dict[str, list[dict[str, Any]]] = {}
         for s in self.series.values():
-            counts = per_host.setdefault(s.host, [0, 0])
+            counts = per_host.setdefault(s.host, [0, 0, 0])
             counts[0] += 1
+            counts[2] += s.detector.learning
             if s.detector.anomalous:
                 counts[1] += 1
                 shown = anomalous.setdefault(s.host, [])
@@ -258,15 +271,17 @@ class InsightService:
                 continue
             h.window.add(now, h.anomalous, h.scored)
             h.seen, h.scored, h.anomalous = False, 0, 0
-            tracked, bad = per_host.get(name, [0, 0])
+            tracked, bad, learning = per_host.get(name, [0, 0, 0])
+            judged = tracked - learning
             hl = {"host": name}
             latest: dict[str, Any] = {
                 "host": name,
                 "ts": now,
                 "series": tracked,
-                "anomaly_rate_pct": round(100.0 * bad / tracked, 2) if tracked else None,
+                "learning": learning,
+                "anomaly_rate_pct": round(100.0 * bad / judged, 2) if judged else None,
                 "stress": stress(h.pressures),
-                "stability": h.window.value(),
+                "stability": h.window.value(),  # None: every series is still learning
                 "anomalous": anomalous.get(name, []),
             }
             for metric, value in (
@@ -317,6 +332,8 @@ class InsightService:
             "skipped_samples": self.skipped,
             "evicted_series": self.evicted,
             "anomalous_now": sum(s.detector.anomalous for s in self.series.values()),
+            "learning_now": sum(s.detector.learning for s in self.series.values()),
+            "warmup": {"samples": self.settings.warmup_samples, "seconds": self.settings.warmup_s},
             "hosts": [h.latest for _, h in sorted(self.hosts.items()) if h.latest],
         }
 

@@ -22,8 +22,11 @@ export interface HostInsight {
   anomaly_rate_pct: number | null;
   /** 0-100: current resource pressure. */
   stress: number | null;
-  /** 0-100: how usual the last minutes are (100 = nothing unusual). */
+  /** 0-100: how usual the last minutes are (100 = nothing unusual); null while every
+   * series of the host is still learning (its warm-up). */
   stability: number | null;
+  /** Series of the host still in their warm-up: never anomalous yet. */
+  learning?: number;
   anomalous: AnomalousSeries[];
   predictions: {
     disk_full_hours: DiskPrediction[];
@@ -41,6 +44,8 @@ export interface Insight {
   skipped_samples: number;
   evicted_series: number;
   anomalous_now: number;
+  learning_now?: number;
+  warmup?: { samples: number; seconds: number };
   hosts: HostInsight[];
 }
 

@@ -74,6 +74,24 @@ describe("HostScores", () => {
     expect(screen.getByRole("list", { name: "Anomalous series on web-1" }).textContent).toContain("system.cpu.utilization");
   });
 
+  it("says learning… while every series of the host is in its warm-up", async () => {
+    const fresh = { ...insight.hosts[0], stability: null, anomaly_rate_pct: null, anomalous: [], learning: 42 };
+    vi.stubGlobal(
+      "fetch",
+      fakeFetch((url) => (url.pathname === "/api/v1/insight" ? json({ ...insight, anomalous_now: 0, hosts: [fresh] }) : undefined)).fn,
+    );
+    render(
+      <Services>
+        <HostScores />
+      </Services>,
+    );
+    const stability = await screen.findByTestId("score-stability");
+    expect(stability.textContent).toContain("learning…");
+    expect(stability.textContent).not.toContain("100");
+    expect(stability.getAttribute("data-level")).toBe("none");
+    expect(screen.getByTestId("score-anomalies").textContent).toContain("42 learning");
+  });
+
   it("shows nothing when insight is off on the node", async () => {
     const f = serve(503);
     const { container } = render(

@@ -22,14 +22,14 @@ export function formatHours(hours: number | null | undefined): string {
   return `in ${Math.round(hours / 24)} d`;
 }
 
-function Score({ title, value, highIsBad, testId }: { title: string; value: number | null; highIsBad: boolean; testId: string }) {
+function Score({ title, value, highIsBad, testId, nullText = "—" }: { title: string; value: number | null; highIsBad: boolean; testId: string; nullText?: string }) {
   const level = scoreLevel(value, highIsBad);
   const pct = value === null ? 0 : Math.min(100, Math.max(0, value));
   return (
     <div className="tile" data-testid={testId} data-level={level}>
       <div className="tile-head">
         <span className="tile-title">{title}</span>
-        <span className="tile-value">{value === null ? "—" : Math.round(value)}</span>
+        <span className="tile-value">{value === null ? nullText : Math.round(value)}</span>
       </div>
       <div className={`bar bar-${level === "none" ? "ok" : level}`} role="meter" aria-label={title} aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(pct)}>
         <div className="bar-fill" style={{ width: `${pct}%` }} />
@@ -46,7 +46,8 @@ function HostCardView({ host }: { host: HostInsight }) {
     <div className="host-scores" data-testid={`host-scores-${host.host}`}>
       <div className="tiles">
         <Score title="Stress" value={host.stress} highIsBad testId="score-stress" />
-        <Score title="Stability" value={host.stability} highIsBad={false} testId="score-stability" />
+        {/* null while every series of the host is still in its warm-up: nothing judged yet */}
+        <Score title="Stability" value={host.stability} highIsBad={false} testId="score-stability" nullText="learning…" />
         <div className="tile" data-testid="score-anomalies">
           <div className="tile-head">
             <span className="tile-title">Anomalous</span>
@@ -54,6 +55,7 @@ function HostCardView({ host }: { host: HostInsight }) {
           </div>
           <div className="tile-sub">
             {host.anomaly_rate_pct === null ? "—" : `${host.anomaly_rate_pct.toFixed(1)} %`} of {host.series} series
+            {host.learning ? ` · ${host.learning} learning` : ""}
           </div>
         </div>
         <div className="tile" data-testid="score-predictions">
