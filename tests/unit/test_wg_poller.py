@@ -12,7 +12,7 @@ from sentra.wireguard.cache import WgStatusCache
 from sentra.wireguard.model import Interface, InterfaceStatus, Peer, PeerStatus
 from sentra.wireguard.poller import WgPoller
 
-PUB_A, PUB_B = "A" * 43 + "=", "B" * 43 + "="
+PUB_A, PUB_B, PUB_C = "A" * 43 + "=", "B" * 43 + "=", "C" * 43 + "="
 
 
 class FakeDumpReader:
@@ -104,6 +104,21 @@ def test_a_peer_that_leaves_the_interface_counts_from_zero_when_it_returns(store
     assert peers_of(poll(poller))["pa"].rx_total == 5000
     reader.set([(PUB_A, "1.2.3.4:5", clock.t, 6000, 10)])  # back: 6000 new bytes, not 1000
     assert peers_of(poll(poller))["pa"].rx_total == 11000
+
+
+def test_the_configuration_is_read_again_only_after_a_change(store):
+    reader, clock = FakeDumpReader(), Clock()
+    poller = WgPoller(store, MemoryBus(), reader, clock=clock)
+    reads = []
+    load = poller._load
+    poller._load = lambda: reads.append(1) or load()  # type: ignore[method-assign]
+    reader.set([(PUB_A, "1.2.3.4:5", clock.t, 10, 10)])
+    poll(poller)
+    poll(poller)
+    assert len(reads) == 1  # unchanged: the second poll used what it had
+    store.add_peer(Peer("pc", "swg0", "c", PUB_C, ["10.8.0.4/32"], [], [], True, None, 2, 0))
+    assert "pc" in peers_of(poll(poller))  # a change is seen at the next poll
+    assert len(reads) == 2
 
 
 def test_a_failed_read_reports_the_error_and_keeps_the_counters(store):

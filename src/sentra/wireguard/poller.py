@@ -34,6 +34,7 @@ from sentra.wireguard.model import Interface, InterfaceStatus, Peer, PeerStatus
 
 log = logging.getLogger(__name__)
 SLICE = 100  # peers accounted (or events published) between two yields to the loop
+RELOAD_EVERY = 30  # polls between two reads of an unchanged configuration
 
 
 class Reader(Protocol):
@@ -73,6 +74,8 @@ class WgPoller:
         self.clock = clock
         self.on_tick = on_tick
         self._counters: dict[str, Counter] | None = None
+        self._config: tuple[list[Interface], list[Peer]] | None = None
+        self._config_rev = -1
         self._last: dict[str, _Last] = {}
         self.polls = 0
         self.last_duration_s = 0.0
@@ -96,7 +99,15 @@ class WgPoller:
     async def poll_once(self) -> PollResult:
         """One poll: read, account, publish. Returns what was published (for tests)."""
         started = time.monotonic()
-        ifaces, peers = await asyncio.to_thread(self._load)
+        if (
+            self._config is None
+            or self.store.revision != self._config_rev
+            or not (self.polls % RELOAD_EVERY)
+        ):
+            # Re-read only after a change (or now and then, for changes made elsewhere):
+            # building 1,000 peers on a worker thread holds the GIL for milliseconds.
+            self._config = await asyncio.to_thread(self._load)
+        ifaces, peers = self._config
         texts: dict[str, str] = {}
         errors: dict[str, str] = {}
         for netns in sorted({i.netns for i in ifaces}):
@@ -127,6 +138,7 @@ class WgPoller:
     def _load(self) -> tuple[list[Interface], list[Peer]]:
         if self._counters is None:
             self._counters = self.store.counters()
+        self._config_rev = self.store.revision  # read first: a change meanwhile reloads
         return self.store.interfaces(), self.store.peers()
 
     def _account(

@@ -143,14 +143,20 @@ class WgStore:
     def __init__(self, db: DbTarget | Path) -> None:
         self._conn = open_db(as_target(db))
         self._lock = threading.Lock()
+        # Bumped by every change of interfaces or peers (not by counters or links), so the
+        # poller re-reads the configuration only when it changed.
+        self.revision = 0
 
     def close(self) -> None:
         self._conn.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[Db]:
-        with self._lock, self._conn.transaction():
-            yield self._conn
+    def _tx(self, *, config: bool = True) -> Iterator[Db]:
+        with self._lock:
+            with self._conn.transaction():
+                yield self._conn
+            if config:
+                self.revision += 1
 
     def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -261,7 +267,7 @@ class WgStore:
         now: float,
     ) -> None:
         """One transaction per poll: the counters of every peer seen, the endpoint changes."""
-        with self._tx() as c:
+        with self._tx(config=False) as c:
             c.executemany(
                 "INSERT INTO wg_counters(peer_id, rx_total, tx_total, last_rx, last_tx, endpoint,"
                 " updated_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT(peer_id) DO UPDATE SET"
@@ -293,7 +299,7 @@ class WgStore:
     # ------------------------------------------------------------------ one-time links
 
     def add_link(self, code_hash: str, peer_id: str, now: float, expires_at: float) -> None:
-        with self._tx() as c:
+        with self._tx(config=False) as c:
             c.execute(
                 "DELETE FROM wg_links WHERE expires_at < ? OR used_at IS NOT NULL", (now - 86400,)
             )
@@ -304,7 +310,7 @@ class WgStore:
 
     def redeem_link(self, code_hash: str, now: float) -> str | None:
         """The link's peer id, once: the first redeemer marks it used."""
-        with self._tx() as c:
+        with self._tx(config=False) as c:
             row = c.execute(
                 "UPDATE wg_links SET used_at = ? WHERE code_hash = ? AND used_at IS NULL"
                 " AND expires_at > ? RETURNING peer_id",
