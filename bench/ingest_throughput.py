@@ -170,10 +170,18 @@ def main() -> None:
         default="auto",
         help="the node's [server] event_loop",
     )
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SENTRA_X=V",
+        help="a setting of the node, as its environment variable (repeatable)",
+    )
     args = ap.parse_args()
     seconds = args.seconds or (10.0 if args.quick else 60.0)
     ctx = mp.get_context("spawn")
     env = {"SENTRA_SERVER_EVENT_LOOP": args.event_loop}
+    env.update(kv.split("=", 1) for kv in args.set)
     with sentra_node(role="operator", extra_env=env) as node:
         pid = node.proc.pid
         results: Any = ctx.Queue()
@@ -212,6 +220,7 @@ def main() -> None:
         "benchmark": "ingest_throughput",
         "mode": "quick" if args.quick else "default",
         "event_loop": args.event_loop,
+        "settings": args.set,
         "machine": machine(),
         "load": {
             "senders": args.senders,

@@ -232,6 +232,18 @@ def test_the_table_is_bounded_and_the_budget_skips(tmp_path):
     assert svc.admit(5, now=1_700_000_001.0)  # a second later the budget is back
 
 
+def test_a_series_is_scored_once_a_second_however_fast_it_arrives(tmp_path):
+    from sentra.events import Sample
+
+    svc, _ = _service(tmp_path)
+    fast = [Sample("app.fast", {"k": "v"}, 100.0 + i / 100, 1.0) for i in range(300)]
+    slow = _samples("app.slow", [1.0, 2.0, 3.0], 100.0)
+    svc.observe(fast + slow)
+    seen = {s.name: s.detector.baseline.n for s in svc.series.values()}
+    assert seen == {"app.fast": 3, "app.slow": 3}  # 300 samples over 3 s: 3 scored
+    assert svc.thinned == 297
+
+
 def test_excluded_and_own_series_get_no_baseline(tmp_path):
     svc, _ = _service(tmp_path)
     svc.observe(_samples("system.uptime", [1.0, 2.0], 0.0))

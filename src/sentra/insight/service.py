@@ -67,6 +67,7 @@ class _Series:
     detector: Detector
     peak: float = 0.0  # highest score since the last write
     fresh: bool = False  # scored since the last write
+    second: float = -1.0  # the whole second of the last sample scored
 
 
 @dataclass
@@ -108,7 +109,9 @@ class InsightService:
         self.analysed = 0
         self.skipped = 0
         self.evicted = 0
+        self.thinned = 0  # samples passed over: their series was scored in that second
         self.resets = 0
+        self._keys: dict[tuple[Any, ...], str] = {}
         snap, self.restored = persist.load(path)
         if snap is not None:
             self._restore(snap)
@@ -189,23 +192,40 @@ class InsightService:
         return True
 
     def observe(self, samples: Sequence[Sample]) -> None:
-        """Score and learn a batch of samples."""
+        """Score and learn a batch of samples: at most one per series and second (the
+        first of the second; the models work at one-second resolution, as Netdata's do),
+        so a series ingested at hundreds of samples a second costs what a collector's
+        does and the rest only a dictionary lookup."""
         params = self.params
         table = self.series
+        keys = self._keys
         for s in samples:
             value = s.value
-            if not math.isfinite(value) or self.excluded(s.name):
+            if not math.isfinite(value):
                 continue
-            host_name = s.labels.get("host") or self.host
-            key = series_key(s.name, s.labels)
+            # The canonical key once per label ordering seen (it sorts the labels).
+            probe = (s.name, *s.labels.items())
+            key = keys.get(probe)
+            if key is None:
+                if self.excluded(s.name):
+                    continue
+                if len(keys) >= _NAME_CACHE_MAX:
+                    keys.clear()
+                key = keys[probe] = series_key(s.name, s.labels)
             tracked = table.get(key)
             if tracked is None:
+                host_name = s.labels.get("host") or self.host
                 tracked = table[key] = _Series(s.name, s.labels, host_name, Detector())
                 if len(table) > self.settings.max_series:
                     table.popitem(last=False)
                     self.evicted += 1
-            else:
-                table.move_to_end(key)
+            second = math.floor(s.ts)
+            if second == tracked.second:
+                self.thinned += 1
+                continue
+            tracked.second = second
+            table.move_to_end(key)
+            host_name = tracked.host
             detector = tracked.detector
             score = detector.update(s.ts, value, params)
             tracked.fresh = True
