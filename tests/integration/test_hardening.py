@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from sentra.api import create_app
+from sentra.api.limits import LARGE_BODY_PATHS
 from sentra.config import SettingsError, load_settings
 from tests.nodeproc import SENTRA, NodeProcess, create_token, wait_for
 
@@ -385,6 +386,8 @@ def test_json_nested_10000_deep_is_refused_with_400_on_every_json_endpoint(node)
         if reads:  # refused before any parser recurses into it (413: over a small limit)
             assert resp.status_code in (400, 413), (method, path, resp.text)
             body = _assert_problem(resp, resp.status_code)
+            if path in LARGE_BODY_PATHS:  # not scanned: msgspec refuses it (type or depth)
+                continue
             assert resp.status_code == 413 or "levels deep" in body["detail"], (method, path)
 
 
@@ -394,6 +397,11 @@ def test_json_nested_10000_deep_is_refused_with_400_on_every_json_endpoint(node)
         ("application/msgpack", "", b"\x91" * 10_000 + b"\x01"),
         ("application/json", "gzip", gzip.compress(DEEP_JSON)),
         ("application/json", "", b'{"metrics": ' + DEEP_JSON + b"}"),
+        (
+            "application/json",
+            "",
+            b'{"logs": [{"body": "x", "attributes": {"a": ' + DEEP_JSON + b"}}]}",
+        ),
     ],
 )
 def test_deep_nesting_the_scan_cannot_see_is_still_a_400(node, ctype, encoding, body):

@@ -166,7 +166,9 @@ def install(app: FastAPI) -> None:
         # A parser meeting absurd nesting (msgpack, gzipped JSON: bodies the depth scan of
         # api/limits.py does not read) recurses until Python stops it.
         return problem_response(
-            400, "the body nests too deeply to be read; flatten it", instance=request.url.path
+            400,
+            "the body nests too many levels deep to be read; flatten it",
+            instance=request.url.path,
         )
 
     @app.exception_handler(Exception)
