@@ -45,3 +45,12 @@ def test_a_full_queue_drops_the_oldest_and_counts():
         assert fast.depth() == 10 and fast.dropped == 0
 
     asyncio.run(main())
+
+
+def test_nats_urls_lose_their_credentials_in_logs_and_errors():
+    from sentra.bus.nats import redact
+
+    assert redact("nats://alice:s3cret@nats-1:4222, nats://nats-2:4222") == (
+        "nats://***@nats-1:4222,nats://nats-2:4222"
+    )
+    assert "tok" not in redact("tls://tok@h")

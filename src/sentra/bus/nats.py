@@ -42,6 +42,7 @@ import itertools
 import logging
 import uuid
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 import nats
@@ -206,7 +207,7 @@ class NatsBus:
                 await self._nc.close()
                 self._nc = None
             raise BusUnavailable(
-                f"cannot use NATS JetStream at {s.nats_url} ({type(exc).__name__}: {exc}); "
+                f"cannot use NATS JetStream at {redact(s.nats_url)} ({type(exc).__name__}: {exc}); "
                 'start nats-server with -js, or set [bus] nats_url / backend = "memory"'
             ) from None
         waiting, self._waiting = self._waiting, []
@@ -489,7 +490,7 @@ class NatsBus:
         if self._closing or self._away:
             return
         self._away = True
-        log.warning("NATS: disconnected from %s; reconnecting", self.settings.nats_url)
+        log.warning("NATS: disconnected from %s; reconnecting", redact(self.settings.nats_url))
 
     async def _on_reconnect(self) -> None:
         self._away = False
@@ -505,3 +506,17 @@ def _durable(group: str, pattern: str) -> str:
 async def _quietly(coro: Any) -> None:
     with contextlib.suppress(nats.errors.Error, OSError):
         await coro
+
+
+def redact(urls: str) -> str:
+    """``nats_url`` for logs and errors: credentials in a URL (``nats://user:pass@host``)
+    become ``***``."""
+    out = []
+    for url in (u.strip() for u in urls.split(",") if u.strip()):
+        parts = urlsplit(url)
+        if parts.username or parts.password:
+            host = parts.hostname or ""
+            netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+            url = urlunsplit(parts._replace(netloc=netloc))
+        out.append(url)
+    return ",".join(out)
