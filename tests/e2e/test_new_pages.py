@@ -27,6 +27,9 @@ NODE_ENV = {
     "SENTRA_INSIGHT_EMIT_INTERVAL_S": "1",
     "SENTRA_INSIGHT_EXCLUDE": "system.uptime,*.limit,gpu.memory.total,sentra.*,e2e.latency",
     "SENTRA_ALERTS_EVAL_INTERVAL_S": "0.2",
+    # a short warm-up, so host stability is a number within seconds, not "learning…"
+    "SENTRA_INSIGHT_WARMUP_SAMPLES": "3",
+    "SENTRA_INSIGHT_WARMUP_S": "0",
 }
 THEMES = ("phosphor", "night", "light")
 
@@ -172,9 +175,13 @@ def test_overview_shows_stress_and_stability_once_insight_emitted(
 ) -> None:
     page = signed_in
     hosts = wait_until(
-        lambda: api(node, token, "GET", "/api/v1/insight")["hosts"],
+        lambda: [
+            h
+            for h in api(node, token, "GET", "/api/v1/insight")["hosts"]
+            if h.get("stability") is not None and h.get("stress") is not None
+        ],
         timeout=30,
-        what="insight to emit host scores",
+        what="insight to emit host scores past the warm-up",
     )
     host = hosts[0]["host"]
     page.reload()  # the card reads /api/v1/insight every 10 s; start from a fresh read

@@ -2,8 +2,8 @@
 
 Every call is an argv list run with ``asyncio.create_subprocess_exec`` under a timeout (a
 stuck ``wg`` never blocks the loop or hangs a request); no shell, no sudo (the node runs
-with CAP_NET_ADMIN or as root). Configs reach ``wg`` on stdin (``/dev/stdin``), so a
-private key is never written to a file nor shown in a process list.
+with CAP_NET_ADMIN or as root). Configs reach ``wg`` on stdin (``/dev/stdin``, a pipe), so
+a private key is never written to a file nor shown in a process list.
 
 Bring-up follows wg-quick's steps (add the link, set the config, addresses, MTU, link up,
 routes) rather than calling ``wg-quick up``: that needs the plaintext config in a file
@@ -23,6 +23,8 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from sentra.stdin_pipe import StdinPipe
 
 log = logging.getLogger(__name__)
 
@@ -50,18 +52,20 @@ async def run(
     missing program. The process is killed on timeout and always reaped."""
     env = {k: v for k, v in os.environ.items() if k != "LOG_LEVEL"}
     pipe = asyncio.subprocess.PIPE if capture else asyncio.subprocess.DEVNULL
+    feed = StdinPipe(stdin)  # `wg setconf IFACE /dev/stdin` needs a real pipe
     try:
         proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-            stdout=pipe,
-            stderr=pipe,
-            env=env,
+            *argv, stdin=feed.child_end, stdout=pipe, stderr=pipe, env=env
         )
     except FileNotFoundError:
+        feed.abandon()
         raise CommandFailed(f"{argv[0]} is not installed (or not on PATH)") from None
+    except BaseException:
+        feed.abandon()
+        raise
+    feed.started()
     try:
-        out, err = await asyncio.wait_for(proc.communicate(stdin), timeout_s)
+        out, err = await asyncio.wait_for(proc.communicate(), timeout_s)
     except TimeoutError:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
@@ -72,6 +76,8 @@ async def run(
             proc.kill()
         await proc.wait()
         raise
+    finally:
+        await feed.done()  # the child is gone, so its end is closed and the feeder ends
     res = Result(
         proc.returncode or 0,
         (out or b"").decode(errors="replace"),

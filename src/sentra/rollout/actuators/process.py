@@ -14,6 +14,8 @@ import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from sentra.stdin_pipe import StdinPipe
+
 
 @dataclass(frozen=True)
 class ProcessResult:
@@ -62,10 +64,11 @@ async def run_argv(
     Raises ProgramNotFound when the program cannot be started at all.
     """
     full_env = {**os.environ, **(env or {})}
+    feed = StdinPipe(stdin)  # a real pipe: a program may open /dev/stdin by name
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv,
-            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+            stdin=feed.child_end,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=full_env,
@@ -73,8 +76,22 @@ async def run_argv(
             start_new_session=True,  # a timeout kills the program's whole process group
         )
     except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
+        feed.abandon()
         raise ProgramNotFound(f"cannot run {argv[0]!r}: {exc.strerror or exc}") from None
-    communicate = asyncio.ensure_future(proc.communicate(stdin))
+    except BaseException:
+        feed.abandon()
+        raise
+    feed.started()
+    try:
+        return await _wait(proc, argv, timeout_s)
+    finally:
+        await feed.done()
+
+
+async def _wait(
+    proc: asyncio.subprocess.Process, argv: Sequence[str], timeout_s: float
+) -> ProcessResult:
+    communicate = asyncio.ensure_future(proc.communicate())
     try:
         stdout, stderr = await asyncio.wait_for(asyncio.shield(communicate), timeout_s)
     except TimeoutError:
