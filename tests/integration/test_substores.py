@@ -60,6 +60,15 @@ def test_rollout_state_and_decisions_are_one_transaction(db_target):
     store.close()
 
 
+def test_rollout_versions_list_each_row_s_last_write_and_phase(db_target):
+    store = RolloutStore(db_target)
+    store.create("a", "{}", "", {"phase": "pending"}, 1.0, active_phases=[])
+    store.create("b", "{}", "", {"phase": "pending"}, 2.0, active_phases=[])
+    store.save("b", {"phase": "promoted"}, [], 3.5, expect_updated_at=2.0)
+    assert store.versions() == {"a": (1.0, "pending"), "b": (3.5, "promoted")}
+    store.close()
+
+
 def test_tokens_verify_list_and_revoke(db_target):
     tokens = TokenStore(db_target)
     token = tokens.create("ci", "operator", now=10.0)

@@ -148,11 +148,19 @@ class RolloutController:
     async def _discover(self) -> None:
         """Shared database: take in rollouts created on other nodes, refresh the copies this
         node does not lead, and wake a led one whose row another node changed (a command)."""
-        for stored in await asyncio.to_thread(self.rollouts.all):
-            rt = self._runtimes.get(stored.name)
+        terminal = {p.value for p in TERMINAL}
+        for name, (updated_at, phase) in (await asyncio.to_thread(self.rollouts.versions)).items():
+            rt = self._runtimes.get(name)
+            if rt is None and phase in terminal:
+                continue  # finished elsewhere: nothing to pick up
+            if rt is not None and (updated_at == rt.stored_at or rt.lock.locked()):
+                continue  # as this node last saw it (or being moved here right now)
+            stored = await asyncio.to_thread(self.rollouts.get, name)
+            if stored is None:
+                continue
             if rt is None:
                 self._pick_up(stored)
-            elif stored.updated_at != rt.stored_at and not rt.lock.locked():
+            else:
                 self._refresh(rt, stored)
                 rt.due = 0.0
         for name, rt in list(self._runtimes.items()):

@@ -179,6 +179,13 @@ class RolloutStore:
             ).fetchall()
         return [_rollout(r) for r in rows]
 
+    def versions(self) -> dict[str, tuple[float, str]]:
+        """Every rollout's ``(updated_at, phase)``: what a node polling for changes made by
+        other nodes reads each second, without the specs and states."""
+        with self._lock:
+            rows = self._db.execute("SELECT name, updated_at, phase FROM rollouts").fetchall()
+        return {name: (float(at), str(phase)) for name, at, phase in rows}
+
     def decisions(
         self, name: str, *, limit: int = 100, before_id: int | None = None
     ) -> list[StoredDecision]:
