@@ -52,6 +52,8 @@ from sentra.store.sqlite.audit import AuditWriter
 from sentra.wireguard.service import build_wireguard
 
 log = logging.getLogger("sentra.node")
+# How long a stopping node waits for live endpoints to send their close frames.
+LIVE_CLOSE_WAIT_S = 2.0
 
 
 def _no_passphrase() -> str:
@@ -384,8 +386,14 @@ class Node:
             self.announce("Note: the previous run did not shut down cleanly.")
         stopper = spawn(self.stop_event.wait())
         await asyncio.wait([serve, stopper], return_when=asyncio.FIRST_COMPLETED)
+        # End live streams first (uvicorn would wait on open SSE responses) and let their
+        # endpoints send the close (1001 "going away") before uvicorn closes the sockets
+        # itself (1012, which clients read as "restart now").
+        self.hub.close()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(LIVE_CLOSE_WAIT_S):
+                await self.hub.released()
         server.should_exit = True
-        self.hub.close()  # ends live streams, or uvicorn would wait on open SSE responses
         with contextlib.suppress(Exception):
             await serve
         stopper.cancel()

@@ -204,3 +204,19 @@ def test_the_loop_delivers_published_events_and_stops_cleanly():
         assert others == []
 
     asyncio.run(scenario())
+
+
+def test_released_waits_for_every_endpoint_to_finish_its_close():
+    async def scenario():
+        _, hub = _hub()
+        a = hub.register(from_query([]), transport="ws")
+        b = hub.register(from_query([]), transport="sse")
+        hub.close()
+        waiter = asyncio.get_running_loop().create_task(hub.released())
+        hub.release(a)
+        await asyncio.sleep(0.01)
+        assert not waiter.done()  # b's endpoint has not sent its close yet
+        hub.release(b)
+        await asyncio.wait_for(waiter, 1)
+
+    asyncio.run(scenario())

@@ -214,14 +214,19 @@ async def live_socket(websocket: WebSocket) -> None:
             _ws_receiver(websocket, hub, client),
             _recheck(websocket.app.state, token or "", client),
         )
+    except BaseException:
+        hub.release(client)
+        raise
+    hub.unregister(client)
+    try:
+        if by_hub and client.closed is not None:
+            # Wait a little for a peer that is behind to take the close frame, then give up.
+            with contextlib.suppress(*_EXPECTED, TimeoutError):
+                await asyncio.wait_for(
+                    websocket.close(client.closed.code, client.closed.reason), CLOSE_GRACE_S
+                )
     finally:
-        hub.unregister(client)
-    if by_hub and client.closed is not None:
-        # Wait a little for a peer that is behind to take the close frame, then give up.
-        with contextlib.suppress(*_EXPECTED, TimeoutError):
-            await asyncio.wait_for(
-                websocket.close(client.closed.code, client.closed.reason), CLOSE_GRACE_S
-            )
+        hub.release(client)
 
 
 # ------------------------------------------------------------------------ SSE
@@ -274,7 +279,7 @@ class EventStream(StreamingResponse):
         except OSError:
             pass  # the peer went away
         finally:
-            self.hub.unregister(client)
+            self.hub.release(client)
 
 
 def _chunk(body: bytes) -> dict[str, Any]:

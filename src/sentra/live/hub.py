@@ -222,6 +222,10 @@ class LiveHub:
         self.dropped_total = 0
         self.disconnected_slow_total = 0
         self.refused_total = 0
+        # Endpoints still running (their close frame not yet sent), for a clean shutdown.
+        self._serving: set[int] = set()
+        self._all_released = asyncio.Event()
+        self._all_released.set()
 
     # ------------------------------------------------------------------ clients
 
@@ -239,6 +243,8 @@ class LiveHub:
             self, next(self._ids), filt, transport, peer, self.settings.client_queue_frames
         )
         self.clients[client.id] = client
+        self._serving.add(client.id)
+        self._all_released.clear()
         self._join(client)
         client.send_control(
             message(
@@ -255,6 +261,17 @@ class LiveHub:
         if self.clients.pop(client.id, None) is not None:
             self._leave(client)
         client.close("disconnected")
+
+    def release(self, client: LiveClient) -> None:
+        """The client's endpoint has finished (close frame sent or given up on)."""
+        self.unregister(client)
+        self._serving.discard(client.id)
+        if not self._serving:
+            self._all_released.set()
+
+    async def released(self) -> None:
+        """Returns once every endpoint has finished (bound it with ``asyncio.timeout``)."""
+        await self._all_released.wait()
 
     def set_filter(self, client: LiveClient, filt: LiveFilter) -> None:
         if client.id in self.clients:

@@ -450,12 +450,29 @@ def sqlite_connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     if not readonly:
         # Must precede the first table to take effect; harmless afterwards.
         conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _enter_wal(conn)
     # NORMAL in WAL mode: a commit survives the process being killed (kill -9); only a
     # power cut can lose the last transactions. See docs/data-layout.md.
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA cache_size = -8000")
     return conn
+
+
+def _enter_wal(conn: sqlite3.Connection, patience_s: float = 10.0) -> None:
+    """Put the file in WAL mode. Switching a new file's journal mode needs its exclusive
+    lock, and SQLite answers "database is locked" at once (no busy handler) while another
+    process or thread holds it, e.g. a second node creating the same file: wait and retry."""
+    deadline = time.monotonic() + patience_s
+    delay = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
 
 
 def pg_connect(dsn: str, *, readonly: bool = False) -> psycopg.Connection[Any]:
