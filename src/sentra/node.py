@@ -140,8 +140,9 @@ class Node:
         check_tls(settings, self._warn)
         self.checkpoint = Checkpoint(self.layout.state / "runtime.json")
         self.previous_run_unclean = self.checkpoint.previous_run_unclean
-        # Migrates the database once (both engines) and opens the small stores on it.
-        self.stores = open_stores(settings)
+        # Migrates the database once (both engines; in a child process, so that the node
+        # never carries SQLAlchemy and Alembic) and opens the small stores on it.
+        self.stores = open_stores(settings, migrate_in_child=True)
         self.store = self.stores.telemetry
         self.tokens = self.stores.tokens
         self.accounts = Accounts(

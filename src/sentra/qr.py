@@ -8,11 +8,15 @@ A client config (and a TOTP secret) is a credential: callers hand these only to 
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
-import segno
+if TYPE_CHECKING:
+    import segno
 
 
 def _make(text: str) -> segno.QRCode:
+    import segno  # on first use: most nodes never draw a QR code
+
     # Level M: a wg-quick file (~300 bytes) stays scannable from a phone screen.
     return segno.make(text, error="m", micro=False)
 

@@ -170,3 +170,28 @@ def test_the_head_constant_is_alembics_head_and_a_current_database_skips_alembic
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_migration_in_a_child_leaves_the_parent_without_sqlalchemy(tmp_path):
+    """``sentra up`` migrates in a child process: the node never carries SQLAlchemy."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "new.sqlite"
+    code = (
+        "import sys; from pathlib import Path; from sentra.store.sql import DbTarget, migrate;"
+        f"migrate(DbTarget.sqlite(Path({str(path)!r})), in_child=True);"
+        "print('sqlalchemy' in sys.modules, 'alembic' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False False"
+    target = DbTarget.sqlite(path)
+    assert current_revision(target) == head_revision()
+    assert _tables(target) == TABLES
+
+
+def test_a_child_migration_reports_what_went_wrong(tmp_path):
+    path = tmp_path / "not-a-database.sqlite"
+    path.write_bytes(b"this is a text file, not SQLite\n" * 200)
+    with pytest.raises(sqlite3.DatabaseError, match="not a database"):
+        migrate(DbTarget.sqlite(path), in_child=True)

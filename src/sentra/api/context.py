@@ -5,15 +5,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sentra.auth.tokens import TokenStore
-from sentra.bus.factory import AnyBus
 from sentra.cache import StatusCache
 from sentra.config import Settings
 from sentra.ingest.pipeline import Ingestor
 from sentra.state.layout import Layout
 from sentra.store.sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from sentra.bus.factory import AnyBus
 
 
 @dataclass

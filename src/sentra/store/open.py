@@ -76,9 +76,10 @@ class Stores:
             store.close()
 
 
-def open_stores(settings: Settings) -> Stores:
-    """Migrate the database to head and open every sub-store on it."""
-    target = open_database(settings)
+def open_stores(settings: Settings, *, migrate_in_child: bool = False) -> Stores:
+    """Migrate the database to head and open every sub-store on it (``migrate_in_child``:
+    see :func:`sentra.store.sql.migrate`)."""
+    target = open_database(settings, migrate_in_child=migrate_in_child)
     return Stores(
         target=target,
         rollouts=RolloutStore(target),
@@ -111,8 +112,8 @@ def open_telemetry(
     )
 
 
-def open_database(settings: Settings) -> DbTarget:
+def open_database(settings: Settings, *, migrate_in_child: bool = False) -> DbTarget:
     """The migrated database of ``settings`` (for CLI commands that need one store)."""
     target = db_target(settings)
-    migrate(target)
+    migrate(target, in_child=migrate_in_child)
     return target

@@ -428,13 +428,14 @@ def as_target(where: DbTarget | Path, *, readonly: bool = False) -> DbTarget:
     return target
 
 
-def migrate(target: DbTarget) -> None:
+def migrate(target: DbTarget, *, in_child: bool = False) -> None:
     """Bring the schema to head (Alembic): idempotent, and safe when several nodes start
-    at once on one PostgreSQL database (they queue on an advisory lock). See
+    at once on one PostgreSQL database (they queue on an advisory lock). ``in_child``: in a
+    short-lived child process, keeping SQLAlchemy out of a long-running one. See
     :mod:`sentra.store.migrations`."""
     from sentra.store.migrations import upgrade
 
-    upgrade(target)
+    upgrade(target, in_child=in_child)
 
 
 def sqlite_connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:

@@ -48,9 +48,16 @@ PG_LOCK_KEY = 0x5E17_0A_3160
 HEAD = "r0002_pg_head_index"
 
 
-def upgrade(target: DbTarget, revision: str = "head") -> None:
-    """Bring the schema at ``target`` to ``revision``; a no-op when it is there already."""
+def upgrade(target: DbTarget, revision: str = "head", *, in_child: bool = False) -> None:
+    """Bring the schema at ``target`` to ``revision``; a no-op when it is there already.
+
+    ``in_child``: run the migration in a short-lived child process (what ``sentra up`` does),
+    so that a long-running node never carries SQLAlchemy and Alembic (~25 MB of memory once
+    imported; a node whose database is current does not import them at all)."""
     if revision == "head" and _stored_revision(target) == HEAD:
+        return
+    if in_child:
+        _upgrade_in_child(target, revision)
         return
     from sqlalchemy import event
 
@@ -64,6 +71,69 @@ def upgrade(target: DbTarget, revision: str = "head") -> None:
             _upgrade_locked(conn, target, revision)
     finally:
         engine.dispose()
+
+
+class MigrationFailed(RuntimeError):
+    """The child process that migrated the database failed; the message says why."""
+
+
+def _upgrade_in_child(target: DbTarget, revision: str) -> None:
+    """``upgrade`` in a spawned child; its error comes back as the same exception type
+    where that is one of ours or sqlite3's, else as MigrationFailed with its message. The
+    target (DSN included) travels through the multiprocessing pipe, never in argv."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(
+        target=_child_main, args=(target, revision, child), name="sentra-migrate", daemon=True
+    )
+    proc.start()
+    child.close()
+    try:
+        outcome = parent.recv() if parent.poll(CHILD_TIMEOUT_S) else ("timeout", "", "")
+    except EOFError:  # the child died without a word (killed, out of memory)
+        outcome = ("died", "", "")
+    finally:
+        parent.close()
+        proc.join(5)
+        if proc.is_alive():
+            proc.kill()
+    kind, name, message = outcome
+    if kind == "ok":
+        return
+    if kind == "timeout":
+        raise MigrationFailed(f"migrating {target.describe()} took over {CHILD_TIMEOUT_S:.0f} s")
+    if kind == "died":
+        raise MigrationFailed(
+            f"the migration of {target.describe()} stopped (exit code {proc.exitcode})"
+        )
+    raise _known_errors().get(name, MigrationFailed)(message)
+
+
+def _child_main(target: DbTarget, revision: str, out: Any) -> None:
+    try:
+        upgrade(target, revision)
+    except BaseException as exc:  # everything goes back to the parent as text
+        out.send(("error", type(exc).__name__, str(exc)))
+    else:
+        out.send(("ok", "", ""))
+    finally:
+        out.close()
+
+
+CHILD_TIMEOUT_S = 600.0
+
+
+def _known_errors() -> dict[str, type[Exception]]:
+    from sentra.store.sql import DatabaseUnavailable
+
+    return {
+        "DatabaseUnavailable": DatabaseUnavailable,
+        "OperationalError": sqlite3.OperationalError,
+        "DatabaseError": sqlite3.DatabaseError,
+        "ValueError": ValueError,
+    }
 
 
 def _stored_revision(target: DbTarget) -> str | None:
