@@ -4,7 +4,6 @@ and nodes that start at the same moment."""
 from __future__ import annotations
 
 import sqlite3
-import threading
 
 import pytest
 
@@ -12,6 +11,7 @@ from sentra.store.migrations import ALEMBIC_USER_VERSION, current_revision, head
 from sentra.store.sql import DbTarget, migrate, open_db
 from sentra.store.sqlite.audit import AuditEntry, AuditStore
 from sentra.store.sqlite.schema import MIGRATIONS
+from tests.concurrency import at_once
 from tests.dbtarget import fresh_postgres
 
 TABLES = {
@@ -123,22 +123,7 @@ def test_a_file_managed_by_alembic_is_refused_by_a_sentra_from_before(tmp_path):
 @pytest.mark.parametrize("engine", ["sqlite", "postgres"])
 def test_nodes_starting_at_once_do_not_collide(engine, tmp_path):
     def run(target: DbTarget) -> list[BaseException]:
-        errors: list[BaseException] = []
-        barrier = threading.Barrier(4)
-
-        def one() -> None:
-            try:
-                barrier.wait()
-                migrate(target)
-            except BaseException as exc:
-                errors.append(exc)
-
-        threads = [threading.Thread(target=one) for _ in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
-        return errors
+        return at_once(lambda: migrate(target))
 
     if engine == "sqlite":
         target = DbTarget.sqlite(tmp_path / "race.db")
@@ -154,37 +139,20 @@ def test_nodes_starting_at_once_do_not_collide(engine, tmp_path):
 def test_the_head_constant_is_alembics_head_and_a_current_database_skips_alembic(tmp_path):
     """``migrations.HEAD`` lets a start on a current database skip SQLAlchemy: it must name
     the newest revision, or a new migration would never run."""
-    import subprocess
-    import sys
-
     from sentra.store import migrations
     from sentra.store.sql import DbTarget, migrate
 
     assert migrations.head_revision() == migrations.HEAD
     target = DbTarget.sqlite(tmp_path / "db.sqlite")
     migrate(target)
-    code = (
-        "import sys; from pathlib import Path; from sentra.store.sql import DbTarget, migrate;"
-        f"migrate(DbTarget.sqlite(Path({str(target.path)!r})));"
-        "print('sqlalchemy' in sys.modules)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert target.path is not None
+    assert _imported_by_migrate(target.path, in_child=False) == "False False"
 
 
 def test_a_migration_in_a_child_leaves_the_parent_without_sqlalchemy(tmp_path):
     """``sentra up`` migrates in a child process: the node never carries SQLAlchemy."""
-    import subprocess
-    import sys
-
     path = tmp_path / "new.sqlite"
-    code = (
-        "import sys; from pathlib import Path; from sentra.store.sql import DbTarget, migrate;"
-        f"migrate(DbTarget.sqlite(Path({str(path)!r})), in_child=True);"
-        "print('sqlalchemy' in sys.modules, 'alembic' in sys.modules)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False False"
+    assert _imported_by_migrate(path, in_child=True) == "False False"
     target = DbTarget.sqlite(path)
     assert current_revision(target) == head_revision()
     assert _tables(target) == TABLES
@@ -195,3 +163,17 @@ def test_a_child_migration_reports_what_went_wrong(tmp_path):
     path.write_bytes(b"this is a text file, not SQLite\n" * 200)
     with pytest.raises(sqlite3.DatabaseError, match="not a database"):
         migrate(DbTarget.sqlite(path), in_child=True)
+
+
+def _imported_by_migrate(path, *, in_child):
+    """Whether SQLAlchemy and Alembic are loaded after ``migrate`` in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path; from sentra.store.sql import DbTarget, migrate;"
+        f"migrate(DbTarget.sqlite(Path({str(path)!r})), in_child={in_child});"
+        "print('sqlalchemy' in sys.modules, 'alembic' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return out.stdout.strip()

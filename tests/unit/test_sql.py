@@ -119,31 +119,19 @@ def test_connections_opening_a_new_file_at_once_all_succeed(tmp_path: Path) -> N
     call the busy handler there) while another connection works on it: the connect waits
     and retries. Four threads race on 200 fresh files (without the retry ~2% of races fail).
     """
-    import sqlite3
-    import threading
-
     from sentra.store.sql import sqlite_connect
+    from tests.concurrency import at_once
+
+    def open_and_write(path: Path) -> None:
+        conn = sqlite_connect(path)
+        conn.execute("BEGIN IMMEDIATE")  # as a migration does
+        conn.execute("CREATE TABLE IF NOT EXISTS t (x)")
+        conn.execute("COMMIT")
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        conn.close()
 
     errors: list[BaseException] = []
     for n in range(200):
         path = tmp_path / f"{n}.db"
-        barrier = threading.Barrier(4)
-
-        def one(path: Path = path, barrier: threading.Barrier = barrier) -> None:
-            barrier.wait()
-            try:
-                conn = sqlite_connect(path)
-                conn.execute("BEGIN IMMEDIATE")  # as a migration does
-                conn.execute("CREATE TABLE IF NOT EXISTS t (x)")
-                conn.execute("COMMIT")
-                assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-                conn.close()
-            except (sqlite3.Error, AssertionError) as exc:
-                errors.append(exc)
-
-        threads = [threading.Thread(target=one) for _ in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
+        errors += at_once(lambda path=path: open_and_write(path))
     assert errors == []
