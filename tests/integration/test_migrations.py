@@ -177,3 +177,13 @@ def _imported_by_migrate(path, *, in_child):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return out.stdout.strip()
+
+
+def test_a_child_migration_against_an_unreachable_server_says_so():
+    from sentra.store.migrations import MigrationFailed
+
+    target = DbTarget.postgres("host=127.0.0.1 port=1 dbname=x user=u password=hunter2")
+    with pytest.raises(MigrationFailed, match="OperationalError") as failed:
+        migrate(target, in_child=True)
+    assert "hunter2" not in str(failed.value)
+    assert "127.0.0.1" in str(failed.value)

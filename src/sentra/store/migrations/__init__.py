@@ -108,14 +108,23 @@ def _upgrade_in_child(target: DbTarget, revision: str) -> None:
         raise MigrationFailed(
             f"the migration of {target.describe()} stopped (exit code {proc.exitcode})"
         )
-    raise _known_errors().get(name, MigrationFailed)(message)
+    known = _known_errors().get(name)
+    if known is not None:
+        raise known(message)
+    raise MigrationFailed(
+        f"migrating {target.describe()} failed: {name.rpartition('.')[2]}: {message}"
+    )
 
 
 def _child_main(target: DbTarget, revision: str, out: Any) -> None:
     try:
         upgrade(target, revision)
     except BaseException as exc:  # everything goes back to the parent as text
-        out.send(("error", type(exc).__name__, str(exc)))
+        # SQLAlchemy wraps the driver's error: report the driver's own.
+        orig = getattr(exc, "orig", None)
+        err = orig if isinstance(orig, BaseException) else exc
+        kind = type(err)
+        out.send(("error", f"{kind.__module__}.{kind.__qualname__}", str(err)))
     else:
         out.send(("ok", "", ""))
     finally:
@@ -128,12 +137,13 @@ CHILD_TIMEOUT_S = 600.0
 def _known_errors() -> dict[str, type[Exception]]:
     from sentra.store.sql import DatabaseUnavailable
 
-    return {
-        "DatabaseUnavailable": DatabaseUnavailable,
-        "OperationalError": sqlite3.OperationalError,
-        "DatabaseError": sqlite3.DatabaseError,
-        "ValueError": ValueError,
-    }
+    known: tuple[type[Exception], ...] = (
+        DatabaseUnavailable,
+        sqlite3.OperationalError,
+        sqlite3.DatabaseError,
+        ValueError,
+    )
+    return {f"{k.__module__}.{k.__qualname__}": k for k in known}
 
 
 def _stored_revision(target: DbTarget) -> str | None:
