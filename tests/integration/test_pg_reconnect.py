@@ -140,16 +140,39 @@ def test_a_lost_transaction_stays_open_until_its_owner_ends_it() -> None:
         assert db.execute("SELECT k FROM t_rc").fetchall() == [(4,)]
 
 
-def test_a_connection_lost_at_commit_says_so_and_is_replaced_next() -> None:
+def test_a_connection_lost_at_commit_says_what_became_of_it() -> None:
     with _db_with_table() as (target, db):
-        unknown = pytest.raises(DatabaseUnavailable, match="may or may not have been stored")
-        with unknown, db.transaction():
+        # The server rolled it back (its backend was gone before COMMIT arrived): it says so.
+        lost = pytest.raises(DatabaseUnavailable, match="the transaction was not stored")
+        with lost, db.transaction():
             db.execute("INSERT INTO t_rc(k, v) VALUES (?, ?)", (1, "never committed"))
             _terminate(target, _pid(db))
-        # The COMMIT ended the transaction either way: nothing stays open, the next call
-        # reconnects (here the server had rolled it back).
         assert not db.in_transaction
         assert db.execute("SELECT count(*) FROM t_rc").fetchone() == (0,)
+
+
+def test_a_commit_whose_answer_is_lost_is_confirmed_by_the_server() -> None:
+    """The server commits and the link dies before its answer arrives: ``transaction()``
+    asks the server (txid_status) and returns normally, so the caller does not send the
+    batch again. The loss of the answer is simulated at the narrowest point: the real
+    COMMIT runs, then the connection is closed and psycopg's error raised."""
+    with _db_with_table() as (_target, db):
+        conn = db._pg
+        assert conn is not None
+        real = conn.execute
+
+        def execute(query, *args, **kwargs):  # type: ignore[no-untyped-def]
+            cur = real(query, *args, **kwargs)
+            if bytes(query).strip().upper() == b"COMMIT":
+                conn.close()
+                raise psycopg.OperationalError("server closed the connection unexpectedly")
+            return cur
+
+        conn.execute = execute  # type: ignore[method-assign]
+        with db.transaction():
+            db.execute("INSERT INTO t_rc(k, v) VALUES (?, ?)", (1, "committed"))
+        assert db._pg is not conn  # replaced to ask
+        assert db.execute("SELECT v FROM t_rc").fetchall() == [("committed",)]
 
 
 def test_a_refusing_server_is_tried_once_per_interval(monkeypatch: pytest.MonkeyPatch) -> None:

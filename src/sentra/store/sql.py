@@ -55,6 +55,10 @@ class IntegrityError(Exception):
     """A constraint (unique, primary key, not null) refused a write, on either engine."""
 
 
+# How often a commit whose answer was lost is looked up, 50 ms apart (Db.transaction).
+COMMIT_STATUS_TRIES = 20
+
+
 class DatabaseUnavailable(Exception):
     """PostgreSQL cannot be used right now: the server closed the connection or refuses new
     ones. The message says what a person needs to know; the remedy is to retry shortly.
@@ -287,15 +291,54 @@ class Db:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """Commit on success, roll back on any exception (re-raised)."""
+        """Commit on success, roll back on any exception (re-raised).
+
+        PostgreSQL: when the connection is lost during COMMIT, whether the transaction was
+        stored is asked of the server once it answers again (``txid_status`` of the
+        transaction's id, taken after BEGIN): stored, the block simply returns; not stored,
+        DatabaseUnavailable says so; only when the server cannot tell (it stays away) does
+        DatabaseUnavailable say "may or may not". So a caller never retries a batch that
+        was in fact committed because its answer went missing."""
         self.execute("BEGIN IMMEDIATE" if self._sqlite is not None else "BEGIN")
+        xid: int | None = None
         try:
+            if self._pg is not None and not self.readonly:
+                xid = int(self.execute("SELECT txid_current()").fetchone()[0])
             yield
         except BaseException:
             if self.in_transaction:
                 self.execute("ROLLBACK")
             raise
-        self.execute("COMMIT")
+        try:
+            self.execute("COMMIT")
+        except DatabaseUnavailable:
+            outcome = self._commit_outcome(xid) if xid is not None else None
+            if outcome == "committed":
+                log.warning(
+                    "the connection to %s was lost while committing; the server confirms "
+                    "the transaction was stored",
+                    self.target.describe(),
+                )
+                return
+            if outcome == "aborted":
+                raise DatabaseUnavailable(
+                    f"the connection to the database {self.target.describe()} was lost while "
+                    "committing and the transaction was not stored; retry in a moment"
+                ) from None
+            raise
+
+    def _commit_outcome(self, xid: int) -> str | None:
+        """``committed``, ``aborted``, or None when the server cannot say now."""
+        for _ in range(COMMIT_STATUS_TRIES):
+            try:
+                row = self.execute("SELECT txid_status(?)", (xid,)).fetchone()
+            except DatabaseUnavailable:
+                return None
+            status = row[0] if row else None
+            if status in ("committed", "aborted"):
+                return str(status)
+            time.sleep(0.05)  # "in progress": the old backend has not finished ending yet
+        return None
 
     @property
     def in_transaction(self) -> bool:
