@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from sentra.agent.push import Backoff
 from sentra.agent.runner import encode_batch
+from sentra.backoff import Backoff
 from sentra.events import Sample
 from sentra.ingest.model import parse_batch
 

@@ -30,8 +30,9 @@ from typing import Any
 import msgspec
 
 from sentra import __version__
-from sentra.agent.push import Backoff, Pusher, Retry
+from sentra.agent.push import Pusher, Retry
 from sentra.agent.spool import Spool
+from sentra.backoff import Backoff
 from sentra.bus.memory import MemoryBus
 from sentra.collect.base import Collector
 from sentra.collect.loop import SamplingLoop

@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from sentra.backoff import Backoff
+
 if TYPE_CHECKING:
     import psycopg
 
@@ -507,16 +509,16 @@ def _enter_wal(conn: sqlite3.Connection, patience_s: float = 10.0) -> None:
     lock, and SQLite answers "database is locked" at once (no busy handler) while another
     process or thread holds it, e.g. a second node creating the same file: wait and retry."""
     deadline = time.monotonic() + patience_s
-    delay = 0.005
+    backoff = Backoff(base=0.005, cap=0.2)  # jittered: racing openers do not retry in step
     while True:
         try:
             conn.execute("PRAGMA journal_mode = WAL")
             return
         except sqlite3.OperationalError as exc:
+            delay = backoff.next_delay()
             if "locked" not in str(exc) or time.monotonic() + delay > deadline:
                 raise
         time.sleep(delay)
-        delay = min(delay * 2, 0.2)
 
 
 def pg_connect(dsn: str, *, readonly: bool = False) -> psycopg.Connection[Any]:

@@ -28,7 +28,7 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sentra.store.sql import DbTarget, Dialect, pg_connect, sqlite_connect
+from sentra.store.sql import DatabaseUnavailable, DbTarget, Dialect, pg_connect, sqlite_connect
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -46,6 +46,19 @@ PG_LOCK_KEY = 0x5E17_0A_3160
 # head. Knowing it lets a start whose database is current skip SQLAlchemy and Alembic
 # altogether (their import alone costs ~0.3 s and ~25 MB of memory).
 HEAD = "r0002_pg_head_index"
+# How long ``sentra up`` waits for the child process that migrates (upgrade(in_child=True)).
+CHILD_TIMEOUT_S = 600.0
+
+
+def _qualified(kind: type[BaseException]) -> str:
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+# Errors a migrating child reports that the parent raises as themselves, by qualified name.
+_AS_THEMSELVES: dict[str, type[Exception]] = {
+    _qualified(k): k
+    for k in (DatabaseUnavailable, sqlite3.OperationalError, sqlite3.DatabaseError, ValueError)
+}
 
 
 def upgrade(target: DbTarget, revision: str = "head", *, in_child: bool = False) -> None:
@@ -78,8 +91,8 @@ class MigrationFailed(RuntimeError):
 
 
 def _upgrade_in_child(target: DbTarget, revision: str) -> None:
-    """``upgrade`` in a spawned child; its error comes back as the same exception type
-    where that is one of ours or sqlite3's, else as MigrationFailed with its message. The
+    """``upgrade`` in a spawned child; its error comes back as itself where it is one of
+    ``_AS_THEMSELVES``, else as MigrationFailed naming the database and the error. The
     target (DSN included) travels through the multiprocessing pipe, never in argv."""
     import multiprocessing
 
@@ -108,7 +121,7 @@ def _upgrade_in_child(target: DbTarget, revision: str) -> None:
         raise MigrationFailed(
             f"the migration of {target.describe()} stopped (exit code {proc.exitcode})"
         )
-    known = _known_errors().get(name)
+    known = _AS_THEMSELVES.get(name)
     if known is not None:
         raise known(message)
     raise MigrationFailed(
@@ -123,27 +136,11 @@ def _child_main(target: DbTarget, revision: str, out: Any) -> None:
         # SQLAlchemy wraps the driver's error: report the driver's own.
         orig = getattr(exc, "orig", None)
         err = orig if isinstance(orig, BaseException) else exc
-        kind = type(err)
-        out.send(("error", f"{kind.__module__}.{kind.__qualname__}", str(err)))
+        out.send(("error", _qualified(type(err)), str(err)))
     else:
         out.send(("ok", "", ""))
     finally:
         out.close()
-
-
-CHILD_TIMEOUT_S = 600.0
-
-
-def _known_errors() -> dict[str, type[Exception]]:
-    from sentra.store.sql import DatabaseUnavailable
-
-    known: tuple[type[Exception], ...] = (
-        DatabaseUnavailable,
-        sqlite3.OperationalError,
-        sqlite3.DatabaseError,
-        ValueError,
-    )
-    return {f"{k.__module__}.{k.__qualname__}": k for k in known}
 
 
 def _stored_revision(target: DbTarget) -> str | None:
